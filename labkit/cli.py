@@ -1,0 +1,195 @@
+"""``labkit``: the lab's command line.
+
+    labkit install                 fetch Kafka's jars (and make the start-up archive)
+    labkit up [--nodes 1|3]        start the lab cluster and wait until it is ready
+    labkit down [--purge]          stop it (and delete its data)
+    labkit status                  nodes, pids, ports, ready or not
+    labkit logs NODE [-n N]        a node's server.log
+    labkit reset                   delete the lab's topics and consumer groups
+    labkit kafka TOOL ARGS...      run Kafka's own tools against the lab cluster
+
+Errors print one line (what is wrong and how to fix it) and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Sequence
+
+from labkit.exceptions import ClusterNotRunningError, LabkitError
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    from labkit.cluster.jars import find_libs
+    from labkit.cluster.java import find_java
+    from labkit.cluster.jvm import Jvm
+    from labkit.cluster.local import train_cds_archive
+    from labkit.settings import Settings
+
+    settings = Settings.from_env()
+    java = find_java()
+    libs = find_libs(settings)
+    jvm = Jvm(java, libs)
+    print(f"Kafka {settings.kafka_version} jars: {libs}")
+    if not jvm.cds_archive.exists():
+        print("making the class-data sharing archive (once, ~10 s)...", flush=True)
+        train_cds_archive(settings, jvm)
+    print(f"Java {java.version}: {java.path}; start-up archive: {jvm.cds_archive}")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    import time
+
+    from labkit.cluster import connect
+
+    t0 = time.monotonic()
+    cluster = connect(nodes=args.nodes)
+    took = time.monotonic() - t0
+    verb = "started" if cluster.started_here else "already running"
+    print(
+        f"Kafka cluster {verb} ({len(cluster.nodes)} node(s), {took:.1f} s): "
+        f"bootstrap.servers={cluster.bootstrap_servers}"
+    )
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from labkit.cluster import resolve_backend, running_cluster
+    from labkit.cluster.state import read_state, remove_state
+    from labkit.settings import Settings
+
+    settings = Settings.from_env()
+    if resolve_backend(settings) == "external":
+        raise LabkitError(
+            "the external cluster is not the lab's to stop; unset "
+            "LABKIT_BOOTSTRAP_SERVERS to manage the local one"
+        )
+    had_state = read_state(settings) is not None
+    cluster = running_cluster(settings)
+    if cluster is None:
+        if args.purge:
+            from labkit.cluster.local import LocalCluster
+
+            for n in (1, 3):
+                LocalCluster(Settings.from_env(nodes=n)).down(purge=True)
+            print("no lab cluster was running; its data was deleted")
+            return 0
+        remove_state(settings)
+        if had_state:
+            print("the lab cluster had already stopped; removed its stale state file")
+            return 0
+        raise ClusterNotRunningError(
+            "no lab cluster is running, so there is nothing to stop; 'labkit up' starts one"
+        )
+    cluster.down(purge=args.purge)
+    print("Kafka cluster stopped" + (" and its data deleted" if args.purge else ""))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from labkit.cluster import running_cluster
+
+    cluster = running_cluster()
+    if cluster is None:
+        print("no lab cluster is running ('labkit up' starts one)")
+        return 3
+    ready: set[int] = set()
+    with contextlib.suppress(Exception):
+        ready = cluster.broker_ids(timeout=3)
+    print(f"backend: {cluster.backend}   bootstrap.servers={cluster.bootstrap_servers}")
+    print(f"{'node':>4}  {'pid':>7}  {'port':>5}  {'controller':>10}  state")
+    for n in cluster.nodes:
+        state = "ready" if n.id in ready else ("running, not in metadata" if n.alive else "down")
+        print(f"{n.id:>4}  {n.pid or '-':>7}  {n.port:>5}  {n.controller_port or '-':>10}  {state}")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from labkit.cluster import running_cluster
+    from labkit.cluster.local import LocalCluster
+    from labkit.cluster.state import tail
+    from labkit.settings import Settings
+
+    cluster = running_cluster()
+    if not isinstance(cluster, LocalCluster):
+        cluster = LocalCluster(Settings.from_env())
+    ids = {n.id for n in cluster.nodes} or set(range(1, cluster.settings.nodes + 1))
+    if args.node not in ids:
+        raise LabkitError(f"there is no node {args.node}; nodes are {sorted(ids)}")
+    path = cluster.log_path(args.node)
+    if not path.exists():
+        raise LabkitError(f"node {args.node} has no log yet ({path}); start it with 'labkit up'")
+    print(tail(path, args.lines))
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from labkit.cluster import connect
+    from labkit.cluster.admin import reset
+
+    topics, groups = reset(connect(start=False))
+    print(f"deleted {len(topics)} topic(s) and {len(groups)} consumer group(s)")
+    return 0
+
+
+def cmd_kafka(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from labkit.cluster import connect
+    from labkit.cluster.jvm import tool_command
+    from labkit.cluster.tools import tool_jvm
+
+    cluster = connect(start=False)
+    cmd = tool_command(tool_jvm(cluster), args.tool, args.args, cluster.bootstrap_servers)
+    return subprocess.call(cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="labkit", description="The Kafka event-driven patterns lab")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("install", help="fetch Kafka's jars").set_defaults(func=cmd_install)
+    up = sub.add_parser("up", help="start the lab cluster")
+    up.add_argument(
+        "--nodes",
+        type=int,
+        choices=(1, 3),
+        default=None,
+        help="number of Kafka nodes (default: LABKIT_NODES or 3)",
+    )
+    up.set_defaults(func=cmd_up)
+    down = sub.add_parser("down", help="stop the lab cluster")
+    down.add_argument("--purge", action="store_true", help="also delete the cluster's data")
+    down.set_defaults(func=cmd_down)
+    sub.add_parser("status", help="show the nodes").set_defaults(func=cmd_status)
+    logs = sub.add_parser("logs", help="show a node's server.log")
+    logs.add_argument("node", type=int)
+    logs.add_argument("-n", "--lines", type=int, default=40)
+    logs.set_defaults(func=cmd_logs)
+    sub.add_parser("reset", help="delete the lab's topics and groups").set_defaults(func=cmd_reset)
+    kafka = sub.add_parser(
+        "kafka", help="run a Kafka tool, e.g. 'labkit kafka kafka-topics --list'"
+    )
+    kafka.add_argument("tool")
+    kafka.add_argument("args", nargs=argparse.REMAINDER)
+    kafka.set_defaults(func=cmd_kafka)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except LabkitError as exc:
+        print(f"labkit: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("labkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The lab's Kafka cluster, behind one interface, whichever backend runs it.
+
+Backends: ``local`` (genuine Kafka as local JVMs, the default), ``external`` (an address from
+``LABKIT_BOOTSTRAP_SERVERS``), ``compose`` (docker compose on the repo's docker-compose.yml) and
+``testcontainers`` (the same file through testcontainers). ``LABKIT_BACKEND`` chooses; ``auto``
+takes external when an address is set, else a running compose cluster, else local.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from labkit.cluster.base import Cluster, NodeInfo
+from labkit.cluster.state import read_state, remove_state
+from labkit.exceptions import BackendError, ClusterNotRunningError
+from labkit.settings import Settings
+
+__all__ = ["Cluster", "NodeInfo", "connect", "resolve_backend", "running_cluster"]
+
+
+def resolve_backend(settings: Settings) -> str:
+    if settings.backend != "auto":
+        return settings.backend
+    if settings.bootstrap_servers:
+        return "external"
+    state = read_state(settings) or {}
+    if state.get("backend") in ("compose", "testcontainers"):
+        return str(state["backend"])
+    return "local"
+
+
+def _make(settings: Settings, backend: str) -> Cluster:
+    if backend == "local":
+        from labkit.cluster.local import LocalCluster
+
+        return LocalCluster(settings)
+    if backend == "external":
+        from labkit.cluster.external import ExternalCluster
+
+        if not settings.bootstrap_servers:
+            raise BackendError(
+                "the external backend needs LABKIT_BOOTSTRAP_SERVERS (e.g. host:9092); set it"
+            )
+        return ExternalCluster(settings)
+    if backend in ("compose", "testcontainers"):
+        from labkit.cluster import compose
+
+        return compose.make(settings, backend)
+    raise BackendError(
+        f"unknown backend {backend!r}; choose local, external, compose or testcontainers"
+    )
+
+
+def running_cluster(settings: Settings | None = None) -> Cluster | None:
+    """The cluster the state file describes if any of its nodes runs, else None.
+    A stale state file (every pid gone) is removed."""
+    settings = settings or Settings.from_env()
+    backend = resolve_backend(settings)
+    if backend == "external":
+        return _make(settings, backend)
+    state = read_state(settings)
+    if not state or state.get("corrupt"):
+        if state:
+            remove_state(settings)
+        return None
+    if backend == "local":
+        from labkit.cluster.local import LocalCluster
+
+        n = len(state.get("nodes", [])) or settings.nodes
+        cluster = LocalCluster(dataclasses.replace(settings, nodes=n))
+        if cluster.alive_nodes():
+            return cluster
+        remove_state(settings)
+        return None
+    cluster = _make(settings, backend)
+    return cluster if cluster.is_running() else None  # type: ignore[attr-defined]
+
+
+def connect(
+    *,
+    start: bool = True,
+    nodes: int | None = None,
+    backend: str | None = None,
+    **settings_overrides: object,
+) -> Cluster:
+    """Attach to the lab's running cluster, or start one (``start=True``) and wait until ready.
+
+    >>> cluster = labkit.connect()
+    >>> Producer(cluster.config())
+    """
+    settings = Settings.from_env(nodes=nodes, backend=backend, **settings_overrides)
+    cluster = running_cluster(settings)
+    if cluster is not None:
+        if nodes is not None and len(cluster.nodes) != nodes and cluster.backend == "local":
+            raise BackendError(
+                f"a {len(cluster.nodes)}-node lab cluster is running; 'labkit down' it before "
+                f"asking for {nodes} node(s)"
+            )
+        return cluster
+    if not start:
+        raise ClusterNotRunningError("no lab cluster is running; start one with 'labkit up'")
+    cluster = _make(settings, resolve_backend(settings))
+    cluster.up()  # type: ignore[attr-defined]
+    return cluster

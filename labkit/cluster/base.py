@@ -1,0 +1,178 @@
+"""The interface every backend (local JVM, external, docker compose, testcontainers) offers."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labkit.exceptions import ClusterTimeoutError, NotSupportedError
+from labkit.settings import Settings
+
+if TYPE_CHECKING:
+    from confluent_kafka.admin import AdminClient
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """One Kafka node as the backend knows it."""
+
+    id: int
+    host: str
+    port: int
+    controller_port: int | None = None
+    pid: int | None = None
+    directory: Path | None = None
+    alive: bool = True
+
+
+_CALLBACK_KEYS = {
+    "error_cb",
+    "throttle_cb",
+    "stats_cb",
+    "oauth_cb",
+    "on_delivery",
+    "on_commit",
+    "logger",
+}
+
+
+def _config_key(key: str) -> str:
+    """``group_id`` -> ``group.id``; callbacks (``error_cb``...) keep their names."""
+    return key if key in _CALLBACK_KEYS or "." in key else key.replace("_", ".")
+
+
+class Cluster(ABC):
+    """A running Kafka cluster the lab talks to.
+
+    Use :func:`labkit.connect` to get one. As a context manager it stops, on exit, a cluster
+    that it started itself (and leaves alone one it merely attached to).
+    """
+
+    backend: str = "?"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started_here = False
+        self._admin: AdminClient | None = None
+
+    # -- what every backend provides ---------------------------------------------------------
+    @property
+    @abstractmethod
+    def bootstrap_servers(self) -> str: ...
+
+    @property
+    @abstractmethod
+    def nodes(self) -> list[NodeInfo]: ...
+
+    @abstractmethod
+    def down(self, *, purge: bool = False) -> None:
+        """Stop the cluster (``purge`` also deletes its data)."""
+
+    def up(self) -> Cluster:
+        """Start the cluster (where the backend can) and wait until it is ready."""
+        raise NotSupportedError(f"the {self.backend} backend cannot start a cluster")
+
+    def is_running(self) -> bool:
+        return any(n.alive for n in self.nodes)
+
+    def security_config(self) -> dict[str, str]:
+        """Client settings needed to reach the cluster (SASL/SSL for external ones)."""
+        return {}
+
+    # -- node control: only where the backend owns the nodes -----------------------------------
+    def stop_node(self, node_id: int, *, timeout: float = 30.0) -> None:
+        """Stop a node cleanly (SIGTERM: controlled shutdown, leadership moves away)."""
+        raise NotSupportedError(f"the {self.backend} backend cannot stop nodes")
+
+    def kill_node(self, node_id: int) -> None:
+        """Kill a node abruptly (SIGKILL), as a crash would."""
+        raise NotSupportedError(f"the {self.backend} backend cannot kill nodes")
+
+    def start_node(self, node_id: int, *, timeout: float | None = None) -> None:
+        """Start a stopped node again and wait until it has rejoined the cluster."""
+        raise NotSupportedError(f"the {self.backend} backend cannot start nodes")
+
+    # -- helpers built on the above -------------------------------------------------------------
+    def config(self, **extra: Any) -> dict[str, Any]:
+        """A confluent-kafka client config for this cluster; ``extra`` passes raw settings
+        through, with dots written as underscores (``group_id="g"`` -> ``group.id``) or given
+        as ``**{"group.id": "g"}``."""
+        conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers}
+        conf.update(self.security_config())
+        conf.update({_config_key(k): v for k, v in extra.items()})
+        return conf
+
+    def admin(self) -> AdminClient:
+        """A shared AdminClient for this cluster."""
+        if self._admin is None:
+            from confluent_kafka.admin import AdminClient
+
+            self._admin = AdminClient(self.config())
+        return self._admin
+
+    def broker_ids(self, timeout: float = 5.0) -> set[int]:
+        """The brokers the cluster's metadata lists right now."""
+        return set(self.admin().list_topics(timeout=timeout).brokers)
+
+    def leader(self, topic: str, partition: int = 0, *, timeout: float = 5.0) -> int:
+        """The node id leading ``topic``/``partition`` (-1 while there is none)."""
+        md = self.admin().list_topics(topic=topic, timeout=timeout)
+        t = md.topics.get(topic)
+        if t is None or t.error is not None or partition not in t.partitions:
+            from labkit.exceptions import LabkitError
+
+            raise LabkitError(f"topic {topic!r} partition {partition} does not exist")
+        return int(t.partitions[partition].leader)
+
+    def isr(self, topic: str, partition: int = 0, *, timeout: float = 5.0) -> list[int]:
+        """The in-sync replicas of ``topic``/``partition``."""
+        md = self.admin().list_topics(topic=topic, timeout=timeout)
+        return list(md.topics[topic].partitions[partition].isrs)
+
+    def wait_for(
+        self, what: str, predicate: Any, *, timeout: float = 30.0, interval: float = 0.2
+    ) -> Any:
+        """Poll ``predicate()`` until it returns something truthy; raise with ``what`` if not."""
+        deadline = time.monotonic() + timeout
+        last_exc: Exception | None = None
+        while True:
+            try:
+                value = predicate()
+                if value:
+                    return value
+            except Exception as exc:  # the cluster may answer with errors while it settles
+                last_exc = exc
+            if time.monotonic() >= deadline:
+                extra = f" (last error: {last_exc})" if last_exc else ""
+                raise ClusterTimeoutError(
+                    f"timed out after {timeout:.0f}s waiting for {what}{extra}"
+                )
+            time.sleep(interval)
+
+    def kafka(
+        self, tool: str, *args: str, check: bool = True, timeout: float = 120.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run one of Kafka's own tools (``kafka-topics``, ``kafka-consumer-groups``,
+        ``kafka-dump-log``, ...) against this cluster and return its output."""
+        from labkit.cluster import tools
+
+        return tools.run_tool(self, tool, list(args), check=check, timeout=timeout)
+
+    def close(self) -> None:
+        """Forget client handles (the cluster keeps running)."""
+        self._admin = None
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.started_here:
+            self.down()
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.backend} {self.bootstrap_servers}>"

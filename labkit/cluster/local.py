@@ -1,0 +1,440 @@
+"""The local backend: genuine Kafka nodes as JVM processes on 127.0.0.1, in KRaft mode.
+
+Each node is a combined broker+controller (``process.roles=broker,controller``) with a static
+quorum; all nodes start together. Nodes run in sessions of their own and log to files, so they
+outlive the notebook kernel or shell that started them and never hold its stdout/stderr.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from labkit.cluster.base import Cluster, NodeInfo
+from labkit.cluster.jars import file_lock, find_libs
+from labkit.cluster.java import find_java
+from labkit.cluster.jvm import Jvm, child_env
+from labkit.cluster.readiness import wait_until_ready
+from labkit.cluster.state import (
+    pid_alive,
+    read_state,
+    remove_state,
+    signal_group,
+    stop_pids,
+    tail,
+    write_state,
+)
+from labkit.exceptions import (
+    ClusterNotRunningError,
+    LabkitError,
+    NodeStartError,
+    PortInUseError,
+)
+from labkit.settings import Settings
+
+DEFAULT_BASE_PORT = 19092
+PORT_STEP = 10000  # node i: client port base + (i-1)*10000, controller port one above
+PROCESS_MARKER = "kafka.Kafka"
+
+
+def broker_properties(
+    node_id: int, ports: dict[int, tuple[int, int]], data_dir: Path, nodes: int
+) -> str:
+    """``node.properties`` for one node of an n-node lab cluster, each setting explained."""
+    port, cport = ports[node_id]
+    voters = ",".join(f"{i}@127.0.0.1:{c}" for i, (_p, c) in sorted(ports.items()))
+    rf = 3 if nodes >= 3 else 1
+    min_isr = 2 if nodes >= 3 else 1
+    lines = {
+        "# KRaft, combined mode: every node is a broker and a controller (no ZooKeeper)": None,
+        "process.roles": "broker,controller",
+        "node.id": node_id,
+        "controller.quorum.voters": voters,
+        "# Loopback only: the lab never listens on 0.0.0.0": None,
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(data_dir),
+        "# Replication: 3 copies, writes with acks=all need 2 in sync (one node may fail)": None,
+        "default.replication.factor": rf,
+        "min.insync.replicas": min_isr,
+        "offsets.topic.replication.factor": rf,
+        "transaction.state.log.replication.factor": rf,
+        "transaction.state.log.min.isr": min_isr,
+        "# Few internal partitions: a laptop cluster starts and rebalances faster": None,
+        "offsets.topic.num.partitions": 3,
+        "transaction.state.log.num.partitions": 3,
+        "num.partitions": 3,
+        "# Consumer groups form at once instead of waiting 3 s for more members": None,
+        "group.initial.rebalance.delay.ms": 0,
+        "# Retention and compaction become visible within seconds, not minutes": None,
+        "log.retention.check.interval.ms": 1000,
+        "log.cleaner.backoff.ms": 1000,
+        "log.initial.task.delay.ms": 0,
+        "# A small heap: the cleaner's dedupe buffer is 128 MiB by default": None,
+        "log.cleaner.dedupe.buffer.size": 16 * 1024 * 1024,
+        "# Fewer threads on a 2-core laptop": None,
+        "num.network.threads": 2,
+        "num.io.threads": 4,
+        "num.recovery.threads.per.data.dir": 1,
+        "background.threads": 4,
+    }
+    out = []
+    for key, value in lines.items():
+        out.append(key if value is None else f"{key}={value}")
+    return "\n".join(out) + "\n"
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def port_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:``port`` (as Kafka does, with SO_REUSEADDR,
+    so a closed socket in TIME_WAIT does not count as taken)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def choose_ports(settings: Settings) -> dict[int, tuple[int, int]]:
+    """(client, controller) port per node: the fixed layout if free, else free ones.
+
+    With an explicit ``LABKIT_BASE_PORT`` a taken port is an error; with the default layout
+    labkit falls back to free ports (so a second Kafka on the laptop does not stop the lab).
+    """
+    base = settings.base_port or DEFAULT_BASE_PORT
+    wanted = {
+        i: (base + (i - 1) * PORT_STEP, base + (i - 1) * PORT_STEP + 1)
+        for i in range(1, settings.nodes + 1)
+    }
+    taken = [p for pair in wanted.values() for p in pair if not port_free(p)]
+    if not taken:
+        return wanted
+    if settings.base_port is not None:
+        raise PortInUseError(
+            f"port {taken[0]} on 127.0.0.1 is taken by another process; free it, or set "
+            "LABKIT_BASE_PORT to another base (or unset it to let labkit pick free ports)"
+        )
+    return {i: (_free_port(), _free_port()) for i in range(1, settings.nodes + 1)}
+
+
+class LocalCluster(Cluster):
+    """Kafka nodes run as local JVMs; see :func:`labkit.connect`."""
+
+    backend = "local"
+
+    def __init__(
+        self, settings: Settings, *, jvm: Jvm | None = None, train_cds: Path | None = None
+    ) -> None:
+        super().__init__(settings)
+        self._jvm = jvm
+        self._train_cds = train_cds
+        self._state: dict[str, Any] = read_state(settings) or {}
+
+    # -- paths and state ---------------------------------------------------------------------
+    @property
+    def cluster_dir(self) -> Path:
+        return self.settings.home / "clusters" / f"{self.settings.nodes}-node"
+
+    def node_dir(self, node_id: int) -> Path:
+        return self.cluster_dir / f"node-{node_id}"
+
+    @property
+    def jvm(self) -> Jvm:
+        if self._jvm is None:
+            self._jvm = Jvm(find_java(), find_libs(self.settings))
+        return self._jvm
+
+    def _node_state(self, node_id: int) -> dict[str, Any]:
+        for node in self._state.get("nodes", []):
+            if node["id"] == node_id:
+                return node
+        raise LabkitError(
+            f"node {node_id} is not part of this {len(self._state.get('nodes', []))}-node cluster"
+        )
+
+    def _marker(self, node: dict[str, Any]) -> str:
+        return str(Path(node["dir"]) / "node.properties")
+
+    @property
+    def bootstrap_servers(self) -> str:
+        if not self._state.get("nodes"):
+            raise ClusterNotRunningError("no lab cluster is running; start one with 'labkit up'")
+        return ",".join(f"127.0.0.1:{n['port']}" for n in self._state["nodes"])
+
+    @property
+    def nodes(self) -> list[NodeInfo]:
+        return [
+            NodeInfo(
+                id=n["id"],
+                host="127.0.0.1",
+                port=n["port"],
+                controller_port=n["controller_port"],
+                pid=n.get("pid"),
+                directory=Path(n["dir"]),
+                alive=pid_alive(n.get("pid"), self._marker(n)),
+            )
+            for n in self._state.get("nodes", [])
+        ]
+
+    def alive_nodes(self) -> list[int]:
+        return [n.id for n in self.nodes if n.alive]
+
+    def log_path(self, node_id: int) -> Path:
+        return self.node_dir(node_id) / "server.log"
+
+    # -- start -----------------------------------------------------------------------------------
+    def up(self) -> LocalCluster:
+        """Start the cluster (or the nodes of it that are down) and wait until it is ready."""
+        with file_lock(self.settings.home / ".cluster.lock"):
+            self._state = read_state(self.settings) or {}
+            if self._state.get("backend") not in (None, self.backend) or self._state.get("corrupt"):
+                remove_state(self.settings)
+                self._state = {}
+            if self._state.get("nodes") and len(self._state["nodes"]) != self.settings.nodes:
+                if self.alive_nodes():
+                    raise LabkitError(
+                        f"a {len(self._state['nodes'])}-node lab cluster is running; stop it "
+                        "with 'labkit down' before starting one with "
+                        f"{self.settings.nodes} node(s)"
+                    )
+                self._state = {}
+            if self._state.get("nodes") and not self.alive_nodes():
+                self._state = {}  # stale: every pid is gone
+            if self._state.get("nodes") and len(self.alive_nodes()) == len(self._state["nodes"]):
+                return self
+            jvm = self.jvm
+            if self._train_cds is None and not jvm.cds_archive.exists():
+                train_cds_archive(self.settings, jvm)
+            started = self._start_nodes(jvm)
+            try:
+                self._wait_ready()
+            except BaseException:
+                stop_pids({self._node_state(i)["pid"]: PROCESS_MARKER for i in started}, 10)
+                if len(started) == self.settings.nodes:
+                    remove_state(self.settings)
+                    self._state = {}
+                raise
+            self.started_here = True
+            return self
+
+    def _start_nodes(self, jvm: Jvm) -> list[int]:
+        """Launch every node that is not running (all together: a quorum needs its voters)."""
+        n = self.settings.nodes
+        alive = set(self.alive_nodes()) if self._state.get("nodes") else set()
+        if alive:
+            ports = {x["id"]: (x["port"], x["controller_port"]) for x in self._state["nodes"]}
+            for i, (p, c) in ports.items():
+                if i not in alive and not (port_free(p) and port_free(c)):
+                    raise PortInUseError(
+                        f"node {i} cannot restart: port {p} or {c} on 127.0.0.1 is taken by "
+                        "another process; free it or run 'labkit down' and 'labkit up'"
+                    )
+        else:
+            ports = choose_ports(self.settings)
+        cluster_id_file = self.cluster_dir / "cluster.id"
+        if not cluster_id_file.exists():
+            self.cluster_dir.mkdir(parents=True, exist_ok=True)
+            cluster_id_file.write_text(new_cluster_id())
+        cluster_id = cluster_id_file.read_text().strip()
+        to_start = [i for i in range(1, n + 1) if i not in alive]
+
+        def prepare(i: int) -> None:
+            d = self.node_dir(i)
+            (d / "data").mkdir(parents=True, exist_ok=True)
+            props = d / "node.properties"
+            props.write_text(broker_properties(i, ports, d / "data", n))
+            if not (d / "data" / "meta.properties").exists():
+                jvm.format_storage(props, cluster_id)
+
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            list(pool.map(prepare, to_start))
+
+        nodes = {x["id"]: x for x in self._state.get("nodes", [])}
+        for i in to_start:
+            d = self.node_dir(i)
+            nodes[i] = {
+                "id": i,
+                "port": ports[i][0],
+                "controller_port": ports[i][1],
+                "dir": str(d),
+                "pid": self._launch(jvm, i),
+            }
+        self._state = {
+            "backend": self.backend,
+            "kafka_version": self.settings.kafka_version,
+            "cluster_id": cluster_id,
+            "cluster_dir": str(self.cluster_dir),
+            "nodes": [nodes[i] for i in sorted(nodes)],
+        }
+        write_state(self.settings, self._state)
+        return to_start
+
+    def _launch(self, jvm: Jvm, node_id: int) -> int:
+        d = self.node_dir(node_id)
+        with contextlib.suppress(FileNotFoundError):
+            (d / "server.log").rename(d / "server.log.previous")
+        cmd = jvm.broker_cmd(
+            d / "node.properties", d, heap_mb=self.settings.heap_mb, train_cds=self._train_cds
+        )
+        with open(d / "stdout.log", "wb") as out:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=d,
+                env=child_env(),
+                start_new_session=True,
+                close_fds=True,
+            )
+        _CHILDREN[proc.pid] = proc  # keep the handle: no ResourceWarning, and it gets reaped
+        return proc.pid
+
+    def _check_alive(self, only: set[int] | None = None) -> None:
+        for node in self._state.get("nodes", []):
+            if only is not None and node["id"] not in only:
+                continue
+            if not pid_alive(node["pid"], self._marker(node)):
+                raise self._start_failure(node)
+
+    def _start_failure(self, node: dict[str, Any]) -> LabkitError:
+        d = Path(node["dir"])
+        log = tail(d / "server.log", 20) or tail(d / "stdout.log", 20)
+        text = log + tail(d / "stdout.log", 5)
+        if "Address already in use" in text or "BindException" in text:
+            return PortInUseError(
+                f"Kafka node {node['id']} could not listen on 127.0.0.1:{node['port']} or "
+                f":{node['controller_port']}: the port is taken; free it or run 'labkit up' "
+                "again to pick other ports"
+            )
+        return NodeStartError(
+            f"Kafka node {node['id']} exited during start; last 20 lines of "
+            f"{d / 'server.log'}:\n{log}\nHint: 'labkit down --purge' starts from fresh data"
+        )
+
+    def _logs_hint(self) -> str:
+        return "\n".join(
+            f"node {n['id']}: {tail(Path(n['dir']) / 'server.log', 3)}"
+            for n in self._state.get("nodes", [])
+        )
+
+    def _wait_ready(self, timeout: float | None = None) -> float:
+        return wait_until_ready(
+            self.config(),
+            {n["id"] for n in self._state["nodes"]},
+            timeout=timeout or self.settings.start_timeout,
+            check_alive=self._check_alive,
+            logs_hint=self._logs_hint,
+            min_isr=2 if self.settings.nodes >= 3 else 1,
+        )
+
+    # -- stop ------------------------------------------------------------------------------------
+    def down(self, *, purge: bool = False, timeout: float = 30.0) -> None:
+        with file_lock(self.settings.home / ".cluster.lock"):
+            self._state = read_state(self.settings) or {}
+            nodes = self._state.get("nodes", [])
+            if nodes:
+                stop_pids({n["pid"]: self._marker(n) for n in nodes if n.get("pid")}, timeout)
+            remove_state(self.settings)
+            self._state = {}
+            self.close()
+            if purge:
+                shutil.rmtree(self.cluster_dir, ignore_errors=True)
+
+    # -- node control ----------------------------------------------------------------------------
+    def stop_node(self, node_id: int, *, timeout: float = 30.0) -> None:
+        node = self._node_state(node_id)
+        stop_pids({node["pid"]: self._marker(node)}, timeout)
+
+    def kill_node(self, node_id: int) -> None:
+        import signal
+
+        node = self._node_state(node_id)
+        if pid_alive(node["pid"], self._marker(node)):
+            signal_group(node["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while pid_alive(node["pid"], self._marker(node)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def start_node(self, node_id: int, *, timeout: float | None = None) -> None:
+        node = self._node_state(node_id)
+        if pid_alive(node["pid"], self._marker(node)):
+            return
+        with file_lock(self.settings.home / ".cluster.lock"):
+            node["pid"] = self._launch(self.jvm, node_id)
+            write_state(self.settings, self._state)
+        deadline = time.monotonic() + (timeout or self.settings.start_timeout)
+        while node_id not in self._safe_broker_ids():
+            self._check_alive(only={node_id})
+            if time.monotonic() > deadline:
+                raise NodeStartError(
+                    f"node {node_id} did not rejoin the cluster in time; see 'labkit logs "
+                    f"{node_id}'"
+                )
+            time.sleep(0.1)
+
+    def _safe_broker_ids(self) -> set[int]:
+        try:
+            return self.broker_ids(timeout=1.0)
+        except Exception:
+            return set()
+
+
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def train_cds_archive(settings: Settings, jvm: Jvm) -> Path | None:
+    """Make the AppCDS archive: run a throw-away 1-node cluster once with
+    ``-XX:ArchiveClassesAtExit`` until it is ready, then stop it (the JVM writes the archive
+    as it exits). Later nodes and tools start about twice as fast with it."""
+    target = jvm.cds_archive
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".jsa.tmp")
+    train_home = target.parent / "train"
+    shutil.rmtree(train_home, ignore_errors=True)
+    train = LocalCluster(
+        Settings(
+            home=train_home,
+            nodes=1,
+            heap_mb=settings.heap_mb,
+            start_timeout=settings.start_timeout,
+            kafka_version=settings.kafka_version,
+        ),
+        jvm=jvm,
+        train_cds=tmp,
+    )
+    try:
+        train.up()
+        train.down(purge=True)
+        if tmp.exists() and tmp.stat().st_size > 0:
+            tmp.rename(target)
+            return target
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            train.down(purge=True)
+        shutil.rmtree(train_home, ignore_errors=True)
+        tmp.unlink(missing_ok=True)
