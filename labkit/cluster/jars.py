@@ -125,8 +125,11 @@ def _fetch_into_cache(settings: Settings, target: Path) -> Path:
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
-    if maven_error is not None and isinstance(maven_error, MavenResolutionError):
-        raise MavenResolutionError(f"{'; and '.join(failures)}")
+    if maven_error is not None:
+        raise MavenResolutionError(
+            f"{'; and '.join(failures)}. Hint: check the network to Maven Central and "
+            "~/.m2/settings.xml, or set KAFKA_HOME to an unpacked Kafka release"
+        )
     raise KafkaJarsError(
         f"no source for the Kafka {settings.kafka_version} jars: KAFKA_HOME is unset, "
         f"the cache {target} is empty, and {'; and '.join(failures)}. Hint: install Maven "
@@ -170,9 +173,9 @@ def _failed_artifact(output: str, settings: Settings) -> str:
     coord = r"[\w.\-]+:[\w.\-]+:(?:jar|pom)(?::[\w.\-]+)?:[\w.\-]+"
     for line in output.splitlines():
         if re.search(r"could not|failed to|not found|cannot", line, re.IGNORECASE):
-            m = re.search(coord, line)
-            if m:
-                return m.group(0)
+            for m in re.findall(coord, line):
+                if not m.startswith("labkit:"):  # our own throw-away pom
+                    return str(m)
     return f"org.apache.kafka:kafka_{SCALA_VERSION}:{settings.kafka_version} (see 'mvn' output)"
 
 

@@ -1,0 +1,67 @@
+"""Fixtures for labkit's own tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import labkit
+from labkit.cluster.jars import cache_dir
+from labkit.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def cluster() -> labkit.Cluster:
+    """The lab cluster this session runs against (started in the root conftest)."""
+    return labkit.connect()
+
+
+@pytest.fixture()
+def topic(cluster: labkit.Cluster) -> Iterator[str]:
+    """A fresh topic name, deleted after the test."""
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    yield name
+    from labkit.cluster.admin import delete_topics
+
+    if name in cluster.admin().list_topics(timeout=5).topics:
+        delete_topics(cluster, [name])
+
+
+@pytest.fixture()
+def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private LABKIT_HOME for tests that start clusters of their own; Kafka's jars come
+    from the shared cache through KAFKA_HOME (no second download)."""
+    shared = cache_dir(Settings.from_env())
+    home = tmp_path / "home"
+    monkeypatch.setenv("LABKIT_HOME", str(home))
+    monkeypatch.setenv("KAFKA_HOME", str(shared))
+    monkeypatch.delenv("LABKIT_BASE_PORT", raising=False)
+    monkeypatch.delenv("LABKIT_BACKEND", raising=False)
+    monkeypatch.delenv("LABKIT_BOOTSTRAP_SERVERS", raising=False)
+    return home
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None,
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run ``labkit ARGS`` in a new process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "labkit.cli", *args],
+        capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def assert_one_line_error(out: subprocess.CompletedProcess[str], *needles: str) -> None:
+    """A CLI failure: non-zero exit, one 'labkit: error:' line, no traceback."""
+    assert out.returncode != 0, out
+    assert "Traceback" not in out.stderr, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert lines and lines[0].startswith("labkit: error: "), out.stderr
+    for needle in needles:
+        assert needle in out.stderr, (needle, out.stderr)
