@@ -29,7 +29,7 @@ lab: setup
 # The cluster is started by the test session if none runs, and stopped again if it started it.
 test: setup
 	$(BIN)/ruff check labkit tests bench
-	$(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
 
 unit: setup
 	$(BIN)/python -m pytest tests -m "not cluster and not slow" -p no:cacheprovider $(PYTEST_ARGS)

@@ -61,3 +61,41 @@ def reset(cluster: Cluster) -> tuple[list[str], list[str]]:
     topics = lab_topics(cluster)
     delete_topics(cluster, topics)
     return topics, groups
+
+
+def fresh_topic(
+    cluster: Cluster,
+    name: str,
+    *,
+    partitions: int = 3,
+    replication_factor: int | None = None,
+    config: dict[str, str] | None = None,
+    timeout: float = 30.0,
+) -> str:
+    """(Re)create ``name`` empty: deleted first if it exists, so a notebook can run twice.
+    Waits until every partition has a leader. Replication defaults to min(3, nodes)."""
+    from confluent_kafka.admin import NewTopic
+
+    if name in cluster.admin().list_topics(timeout=10).topics:
+        delete_topics(cluster, [name], timeout=timeout)
+    rf = replication_factor or min(3, len(cluster.nodes))
+    new = NewTopic(name, partitions, rf, config=dict(config or {}))
+
+    def created() -> bool:
+        fut = cluster.admin().create_topics([new], operation_timeout=timeout)[name]
+        try:
+            fut.result(timeout=timeout)
+        except Exception as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+        return True
+
+    # a topic deleted a moment ago can be refused for a short while: retry until accepted
+    cluster.wait_for(f"topic {name!r} to be created", created, timeout=timeout)
+
+    def led() -> bool:
+        t = cluster.admin().list_topics(topic=name, timeout=5).topics[name]
+        return len(t.partitions) == partitions and all(p.leader >= 0 for p in t.partitions.values())
+
+    cluster.wait_for(f"leaders for every partition of {name!r}", led, timeout=timeout)
+    return name

@@ -162,6 +162,16 @@ class Cluster(ABC):
 
         return tools.run_tool(self, tool, list(args), check=check, timeout=timeout)
 
+    def fresh_topic(self, name: str, *, partitions: int = 3,
+                    replication_factor: int | None = None, **config: str) -> str:
+        """Create ``name`` empty (deleting an older one): notebooks call this at the top so
+        they can run twice. Topic settings go as keywords: ``cleanup_policy="compact"``."""
+        from labkit.cluster.admin import fresh_topic
+
+        conf = {k.replace("_", "."): str(v) for k, v in config.items()}
+        return fresh_topic(self, name, partitions=partitions,
+                           replication_factor=replication_factor, config=conf)
+
     def close(self) -> None:
         """Forget client handles (the cluster keeps running)."""
         self._admin = None

@@ -54,7 +54,7 @@ def test_parse_sha512_both_layouts() -> None:
 
 def test_kafka_home_without_jars(tmp_path: Path) -> None:
     s = Settings(home=tmp_path / "home", kafka_home=tmp_path)
-    with pytest.raises(KafkaJarsError, match="has no libs/kafka_2.13"):
+    with pytest.raises(KafkaJarsError, match=r"has no libs/kafka_2\.13"):
         find_libs(s)
 
 
