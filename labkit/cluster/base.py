@@ -111,7 +111,10 @@ class Cluster(ABC):
         if self._admin is None:
             from confluent_kafka.admin import AdminClient
 
-            self._admin = AdminClient(self.config())
+            from labkit.cluster.readiness import quiet_logger
+
+            # labkit's own admin client: its reconnect attempts while nodes stop are noise
+            self._admin = AdminClient({**self.config(), "logger": quiet_logger})
         return self._admin
 
     def broker_ids(self, timeout: float = 5.0) -> set[int]:

@@ -32,7 +32,7 @@ def wait_until_ready(
 
     start = time.monotonic()
     deadline = start + timeout
-    quiet = {**config, "logger": _silent}
+    quiet = {**config, "logger": quiet_logger}
     admin = AdminClient(quiet)
     stage = f"the metadata to list brokers {sorted(expected)}"
     seen: set[int] = set()
@@ -86,9 +86,9 @@ def wait_until_ready(
 
 
 # librdkafka logs connection refusals to stderr while nodes come up: keep a start quiet.
-_silent = logging.getLogger("labkit.readiness.librdkafka")
-_silent.addHandler(logging.NullHandler())
-_silent.propagate = False
+quiet_logger = logging.getLogger("labkit.readiness.librdkafka")
+quiet_logger.addHandler(logging.NullHandler())
+quiet_logger.propagate = False
 
 
 def _check_deadline(

@@ -1,0 +1,19 @@
+"""`make bench`: every benchmark of the lab, printed side by side (not a timed test)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import cluster_bench
+
+
+def main() -> None:
+    print("== cluster ==", flush=True)
+    cluster_bench.run()
+
+
+if __name__ == "__main__":
+    main()
