@@ -1,0 +1,260 @@
+"""Scenarios: seeded, deterministic generators of domain events, ready to produce to Kafka.
+
+Same seed and settings -> byte-identical records: event ids come from a seeded RNG and times
+from the simulated clock, which starts at ``start`` (default :data:`DEFAULT_START`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import random
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import orjson
+
+from labkit.codec import EncodedRecord, encode_fast
+from labkit.events import Event
+from labkit.exceptions import SettingsError
+
+DEFAULT_START = datetime(2025, 1, 6, 11, 0, tzinfo=UTC)
+"""Monday 6 January 2025, 11:00 UTC: the pizza shop opens."""
+
+POISON_KINDS = ("not-json", "unknown-type", "missing-type", "bad-data")
+"""Poison pills: a truncated value, an unknown ``ce_type``, no ``ce_type``, data that fails
+the model. All are keyed like the real event they stand next to; ``decode`` rejects each,
+``decode_fast`` all but ``bad-data`` (it does not validate the data)."""
+
+UNKNOWN_TYPES = (b"pizza.order.teleported", b"pizza.unicorn.sighted", b"pizza.oven.exploded")
+
+MAX_SKIPPED = 1_000_000
+"""Give up when the world produces this many events in a row that the filter drops."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioEvent:
+    """One generated record, with the event it encodes (None for a poison pill)."""
+
+    record: EncodedRecord
+    event: Event | None
+    kind: str
+    """The stream of the event: ``accounts``, ``customers``, ``orders`` or ``emails``."""
+    at: float
+    """Simulated seconds since the scenario's start (for pacing a live producer)."""
+    time: datetime
+    poison: str | None = None
+    """None for a real event, else one of :data:`POISON_KINDS`."""
+
+    @property
+    def key(self) -> bytes:
+        return self.record.key
+
+    @property
+    def value(self) -> bytes:
+        return self.record.value
+
+    @property
+    def headers(self) -> list[tuple[str, bytes]]:
+        return self.record.headers
+
+    @property
+    def type(self) -> str:
+        """The CloudEvents type, or ``poison:<kind>``."""
+        if self.event is None:
+            return f"poison:{self.poison}"
+        return self.event.ce_type
+
+
+def _check_int(name: str, value: Any, lo: int, hi: int, *, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise SettingsError(f"{name}={value!r} is not valid; use a whole number from {lo} to {hi}")
+
+
+def _check_float(name: str, value: Any, lo: float, hi: float, *, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not lo <= value <= hi:
+        raise SettingsError(f"{name}={value!r} is not valid; use a number from {lo} to {hi}")
+
+
+class Scenario(ABC):
+    """A seeded story generator; iterate it (or call :meth:`events`) to get its records.
+
+    Settings (keyword-only):
+      seed:            the RNG seed; same seed, same bytes
+      customers:       how many customers sign up
+      limit:           stop after this many records (poison included); None = no limit
+      duration:        stop after this many simulated seconds; None = no limit
+      start:           the simulated clock's start (timezone-aware)
+      burst_every:     simulated seconds between rushes; None = no rushes
+      burst_size:      extra orders (or the scenario's unit of work) in each rush
+      poison_fraction: fraction of records that are poison pills (0 to 0.5)
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        *,
+        seed: int = 42,
+        customers: int = 50,
+        limit: int | None = 1000,
+        duration: float | None = None,
+        start: datetime = DEFAULT_START,
+        burst_every: float | None = None,
+        burst_size: int = 20,
+        poison_fraction: float = 0.0,
+    ) -> None:
+        _check_int("seed", seed, 0, 2**63 - 1)
+        _check_int("customers", customers, 1, 10_000_000)
+        _check_int("limit", limit, 0, 10**12, optional=True)
+        _check_float("duration", duration, 0.001, 1e9, optional=True)
+        _check_float("burst_every", burst_every, 0.001, 1e9, optional=True)
+        _check_int("burst_size", burst_size, 1, 1_000_000)
+        _check_float("poison_fraction", poison_fraction, 0.0, 0.5)
+        if not isinstance(start, datetime) or start.tzinfo is None:
+            raise SettingsError(f"start={start!r} is not valid; use a timezone-aware datetime")
+        self.seed = seed
+        self.customers = customers
+        self.limit = limit
+        self.duration = duration
+        self.start = start
+        self.burst_every = burst_every
+        self.burst_size = burst_size
+        self.poison_fraction = float(poison_fraction)
+
+    @abstractmethod
+    def _world(self) -> Iterator[tuple[float, Event]]:
+        """Every event of the simulated world as (seconds since start, event), in time order."""
+
+    def _wanted(self, event: Event) -> bool:
+        """Whether an event of the world is part of this scenario's output."""
+        return True
+
+    def settings(self) -> dict[str, Any]:
+        """The settings, as keywords that rebuild an identical scenario."""
+        return {n: getattr(self, n) for n in setting_names(type(self))}
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.settings().items())
+        return f"{type(self).__name__}({shown})"
+
+    def __iter__(self) -> Iterator[ScenarioEvent]:
+        return self.events()
+
+    def records(self) -> Iterator[EncodedRecord]:
+        """Just the records (key, value, headers), poison pills included."""
+        return (e.record for e in self.events())
+
+    def events(self) -> Iterator[ScenarioEvent]:
+        """Generate the records, from the start each time it is called."""
+        if self.limit == 0:
+            return
+        ids = random.Random(f"{self.seed}:ids")
+        poison = random.Random(f"{self.seed}:poison")
+        emitted = skipped = 0
+        for at, event in self._world():
+            event_id = str(uuid.UUID(int=ids.getrandbits(128), version=4))
+            if self.duration is not None and at > self.duration:
+                return
+            if not self._wanted(event):
+                skipped += 1
+                if skipped >= MAX_SKIPPED:
+                    raise SettingsError(
+                        f"{self!r} made {MAX_SKIPPED} events in a row that its filter drops; "
+                        "check its kinds and rates"
+                    )
+                continue
+            skipped = 0
+            time = self.start + timedelta(seconds=at)
+            real = ScenarioEvent(
+                encode_fast(event, time=time, id=event_id), event, event.kind, at, time
+            )
+            while self.poison_fraction and poison.random() < self.poison_fraction:
+                yield _poison_pill(real, poison)
+                emitted += 1
+                if emitted == self.limit:
+                    return
+            yield real
+            emitted += 1
+            if emitted == self.limit:
+                return
+
+
+def _poison_pill(real: ScenarioEvent, rng: random.Random) -> ScenarioEvent:
+    """A malformed record keyed and timed like ``real``."""
+    reason = rng.choice(POISON_KINDS)
+    pill_id = str(uuid.UUID(int=rng.getrandbits(128), version=4)).encode()
+    headers = [(n, pill_id if n == "ce_id" else v) for n, v in real.headers]
+    value = real.value
+    if reason == "not-json":
+        value = value[: max(1, len(value) // 2)]
+    elif reason == "unknown-type":
+        unknown = rng.choice(UNKNOWN_TYPES)
+        headers = [(n, unknown if n == "ce_type" else v) for n, v in headers]
+    elif reason == "missing-type":
+        headers = [(n, v) for n, v in headers if n != "ce_type"]
+    else:  # bad-data: the key field is null, which no model accepts
+        assert real.event is not None
+        data = orjson.loads(value)
+        data[real.event.key_field] = None
+        value = orjson.dumps(data)
+    record = EncodedRecord(key=real.key, value=value, headers=headers)
+    return ScenarioEvent(record, None, real.kind, real.at, real.time, reason)
+
+
+# -- registry ----------------------------------------------------------------------------------
+
+_REGISTRY: dict[str, tuple[type[Scenario], dict[str, Any], str]] = {}
+
+
+def setting_names(cls: type[Scenario]) -> list[str]:
+    """The keyword settings a scenario class accepts."""
+    names: list[str] = []
+    for klass in reversed(cls.__mro__):
+        init = klass.__dict__.get("__init__")
+        if init is None or not issubclass(klass, Scenario):
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in names:
+                names.append(p.name)
+    return names
+
+
+def register_scenario(
+    name: str, cls: type[Scenario], *, description: str = "", **preset: Any
+) -> None:
+    """Make ``get_scenario(name)`` build ``cls(**preset, **settings)``."""
+    _REGISTRY[name] = (cls, preset, description)
+
+
+def scenario_names() -> dict[str, str]:
+    """Known scenario names -> one-line descriptions."""
+    return {name: description for name, (_, _, description) in _REGISTRY.items()}
+
+
+def get_scenario(name: str, **settings: Any) -> Scenario:
+    """Build a registered scenario, e.g. ``get_scenario("pizza", seed=7, limit=500)``."""
+    if name not in _REGISTRY:
+        raise SettingsError(f"unknown scenario {name!r}; known: {', '.join(_REGISTRY)}")
+    cls, preset, _ = _REGISTRY[name]
+    known = setting_names(cls)
+    unknown = [k for k in settings if k not in known]
+    if unknown:
+        raise SettingsError(
+            f"scenario {name!r} has no setting {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    fixed = [k for k in settings if k in preset]
+    if fixed:
+        raise SettingsError(
+            f"scenario {name!r} fixes {', '.join(fixed)}; use another scenario to change it"
+        )
+    return cls(**preset, **settings)
