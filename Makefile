@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 LAB_PORT ?= 8888
 
-.PHONY: setup lab test unit down bench html lint clean
+.PHONY: setup lab test unit down bench html lint clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "labkit needs Python 3.11+, found " + sys.version.split()[0] + "; set PYTHON=python3.11 or use environment.yml")'
@@ -22,14 +22,22 @@ setup: $(VENV)/.installed
 
 lab: setup
 	$(BIN)/labkit up --nodes 3
-	@echo "JupyterLab on http://127.0.0.1:$(LAB_PORT)/lab (Ctrl-C stops it; the cluster keeps running until 'make down')"
-	$(BIN)/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --ServerApp.root_dir=notebooks
+	$(BIN)/labkit lab --port $(LAB_PORT)
 
 # Unit tests, integration tests against the real cluster, and every notebook under nbval.
 # The cluster is started by the test session if none runs, and stopped again if it started it.
-test: setup
+test: setup chromium
 	$(BIN)/ruff check labkit tests bench
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
+
+# The browser test drives Debian's chromium; install it where we can (root + apt), else it skips.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser test..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "could not install chromium: the browser test will skip"; \
+	  else echo "chromium is not installed and needs root + apt to install: the browser test will skip"; fi; }
 
 unit: setup
 	$(BIN)/python -m pytest tests -m "not cluster and not slow" -p no:cacheprovider $(PYTEST_ARGS)

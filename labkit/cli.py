@@ -7,6 +7,7 @@
     labkit logs NODE [-n N]        a node's server.log
     labkit reset                   delete the lab's topics and consumer groups
     labkit kafka TOOL ARGS...      run Kafka's own tools against the lab cluster
+    labkit lab [--port N]          start JupyterLab on notebooks/ (no browser opened)
 
 Errors print one line (what is wrong and how to fix it) and exit with status 1.
 """
@@ -147,6 +148,22 @@ def cmd_kafka(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
+def cmd_lab(args: argparse.Namespace) -> int:
+    import os
+
+    from labkit.lab import jupyter_command
+
+    if not args.notebooks.is_dir():
+        raise LabkitError(f"{args.notebooks} is not a folder; run 'labkit lab' from the repo or "
+                          "pass --notebooks")
+    cmd = jupyter_command(port=args.port, notebooks=args.notebooks)
+    print(f"JupyterLab starts on 127.0.0.1:{args.port}: open the http://127.0.0.1:{args.port}/lab"
+          "?token=… URL it prints below. Ctrl-C stops it; the cluster keeps running until "
+          "'labkit down'.", flush=True)
+    os.execv(cmd[0], cmd)
+    return 0  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labkit", description="The Kafka event-driven patterns lab")
     sub = p.add_subparsers(dest="command", required=True)
@@ -175,6 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     kafka.add_argument("tool")
     kafka.add_argument("args", nargs=argparse.REMAINDER)
     kafka.set_defaults(func=cmd_kafka)
+    from pathlib import Path
+
+    from labkit.lab import NOTEBOOKS
+
+    lab = sub.add_parser("lab", help="start JupyterLab on the lessons")
+    lab.add_argument("--port", type=int, default=8888)
+    lab.add_argument("--notebooks", type=Path, default=NOTEBOOKS)
+    lab.set_defaults(func=cmd_lab)
     return p
 
 

@@ -24,6 +24,7 @@ from labkit.cluster.java import find_java
 from labkit.cluster.jvm import Jvm, child_env
 from labkit.cluster.readiness import wait_until_ready
 from labkit.cluster.state import (
+    CHILDREN,
     pid_alive,
     read_state,
     remove_state,
@@ -310,7 +311,7 @@ class LocalCluster(Cluster):
                 start_new_session=True,
                 close_fds=True,
             )
-        _CHILDREN[proc.pid] = proc  # keep the handle: no ResourceWarning, and it gets reaped
+        CHILDREN[proc.pid] = proc  # the handle tells reliably whether it runs, and reaps it
         return proc.pid
 
     def _check_alive(self, only: set[int] | None = None) -> None:
@@ -330,8 +331,10 @@ class LocalCluster(Cluster):
                 f":{node['controller_port']}: the port is taken; free it or run 'labkit up' "
                 "again to pick other ports"
             )
+        child = CHILDREN.get(node["pid"])
+        code = f" with exit code {child.returncode}" if child and child.returncode is not None else ""
         return NodeStartError(
-            f"Kafka node {node['id']} exited during start; last 20 lines of "
+            f"Kafka node {node['id']} exited during start{code}; last 20 lines of "
             f"{d / 'server.log'}:\n{log}\nHint: 'labkit down --purge' starts from fresh data"
         )
 
@@ -401,9 +404,6 @@ class LocalCluster(Cluster):
             return self.broker_ids(timeout=1.0)
         except Exception:
             return set()
-
-
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def train_cds_archive(settings: Settings, jvm: Jvm) -> Path | None:

@@ -59,26 +59,34 @@ def _cmdline(pid: int) -> str:
     return out.stdout
 
 
+# Processes this Python process launched: their Popen handle is the authority on whether they
+# run (reading /proc/PID/cmdline races with exec under load and may show the parent's line).
+CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def pid_alive(pid: int | None, marker: str | None = None) -> bool:
-    """Whether ``pid`` runs (reaping it first if it is our exited child); with ``marker``,
-    also whether its command line contains it (a reused pid is not ours)."""
+    """Whether ``pid`` runs; with ``marker``, also whether its command line contains it (a
+    reused pid is not ours). Our own children are asked through their Popen handle."""
     if not pid:
         return False
-    with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
+    child = CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass
-    if Path(f"/proc/{pid}/stat").exists():
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():
         with contextlib.suppress(OSError, IndexError):
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
                 return False
-    return marker is None or marker in _cmdline(pid)
+    if marker is None:
+        return True
+    cmdline = _cmdline(pid)
+    return marker in cmdline or not cmdline.strip()  # unreadable: assume it is still ours
 
 
 def signal_group(pid: int, sig: int) -> None:

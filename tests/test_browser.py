@@ -1,0 +1,118 @@
+"""A real browser: JupyterLab started as `make lab` starts it, opened in headless Chromium
+(Debian's package, driven by Playwright with executable_path), runs a lesson and sees its live
+chart rendered. The screenshot is kept in artifacts/ for people to look at."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from labkit.lab import NOTEBOOKS, jupyter_command
+
+pytestmark = [pytest.mark.cluster, pytest.mark.browser]
+
+LESSON = os.environ.get("LABKIT_BROWSER_NOTEBOOK", "01-event-notification.ipynb")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # we run as root in CI
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("Chromium is not installed and could not be installed here "
+                    "(make test installs Debian's chromium with apt where it can)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_server(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"JupyterLab did not answer {url} within {timeout:.0f}s:\n"
+                f"{log.read_text()[-2000:]}")
+
+
+def test_lesson_runs_in_jupyterlab_and_shows_its_live_chart(cluster: object,
+                                                             tmp_path: Path) -> None:
+    chromium = _chromium()
+    assert (NOTEBOOKS / LESSON).exists(), f"no lesson {LESSON}"
+    from playwright.sync_api import sync_playwright
+
+    port, token = _free_port(), secrets.token_hex(16)
+    log = tmp_path / "jupyter.log"
+    # a throw-away copy: running the lesson in the browser saves outputs into the file
+    work = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(jupyter_command(port=port, token=token, notebooks=work),
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_for_server(f"{base}/api/status?token={token}", proc, log, 90)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(f"{base}/lab/tree/{LESSON}?token={token}")
+                page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
+                page.wait_for_function(
+                    "() => window.jupyterapp && window.jupyterapp.serviceManager"
+                    " && document.querySelector('.jp-Notebook-ExecutionIndicator, "
+                    ".jp-KernelStatus, .jp-Toolbar-kernelName')", timeout=90_000)
+                page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+                img = page.wait_for_selector(".jp-OutputArea-output img", timeout=240_000)
+                assert img is not None and img.is_visible()
+                # wait until every code cell has run (an execution count, no '*')
+                page.wait_for_function(
+                    """() => {
+                      const prompts = [...document.querySelectorAll(
+                        '.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
+                      return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
+                    }""", timeout=300_000)
+                errors = page.locator("[data-mime-type='application/vnd.jupyter.error']")
+                error_text = errors.all_inner_texts() if errors.count() else []
+                ARTIFACTS.mkdir(exist_ok=True)
+                shot = ARTIFACTS / f"browser-{Path(LESSON).stem}.png"
+                img.scroll_into_view_if_needed()
+                page.screenshot(path=str(shot), full_page=False)
+                assert not error_text, f"the lesson raised in the browser: {error_text[:1]}"
+                natural = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+                assert natural[0] > 100 and natural[1] > 100, natural  # a real, decoded chart
+                assert shot.stat().st_size > 10_000
+            finally:
+                browser.close()
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
