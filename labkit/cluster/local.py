@@ -332,7 +332,9 @@ class LocalCluster(Cluster):
                 "again to pick other ports"
             )
         child = CHILDREN.get(node["pid"])
-        code = f" with exit code {child.returncode}" if child and child.returncode is not None else ""
+        code = ""
+        if child is not None and child.returncode is not None:
+            code = f" with exit code {child.returncode}"
         return NodeStartError(
             f"Kafka node {node['id']} exited during start{code}; last 20 lines of "
             f"{d / 'server.log'}:\n{log}\nHint: 'labkit down --purge' starts from fresh data"
