@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +20,8 @@ def jupyter_command(*, port: int = 8888, token: str | None = None,
         # lets scripted browsers reach the app's command registry (run all cells)
         "--LabApp.expose_app_in_browser=True",
     ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI machines run as root
+        cmd.append("--ServerApp.allow_root=True")
     if token is not None:
         cmd.append(f"--IdentityProvider.token={token}")
     return cmd
