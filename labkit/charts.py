@@ -1,0 +1,391 @@
+"""Live charts: a plot that updates in place while events flow, then stays as ONE static PNG.
+
+>>> chart = throughput("orders")            # events/s per topic, from high-watermark deltas
+>>> df = chart.run(20)                       # blocks ~20 s (x LABKIT_TIME_SCALE), returns samples
+
+How it works: each tick samples every series, draws a matplotlib ``Figure`` with the Agg
+backend (no pyplot, nothing from threads) and updates one IPython display handle, at most
+twice a second. The saved notebook keeps only the last picture, so it renders on GitHub and
+passes nbval. Outside a Jupyter kernel nothing is displayed; ``run`` still samples.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from labkit.exceptions import LabkitError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from labkit.cluster import Cluster
+
+MIN_INTERVAL = 0.5
+"""Seconds between samples and redraws at the least (at most 2 updates a second)."""
+
+
+class ChartError(LabkitError):
+    """A live chart was set up or fed wrongly."""
+
+
+@dataclass
+class _Series:
+    name: str
+    fn: Callable[[], Any]
+    rate: bool
+    previous: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def _sample_errors() -> tuple[type[BaseException], ...]:
+    """Errors a sample may hit while the cluster is busy or a node is down: shown as gaps."""
+    from confluent_kafka import KafkaException
+
+    return (KafkaException, LabkitError, TimeoutError, concurrent.futures.TimeoutError, OSError)
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return False
+    ip = get_ipython()
+    return ip is not None and getattr(ip, "kernel", None) is not None
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ChartError(
+            f"{where} returned {type(value).__name__} {value!r:.40}; a sample function must "
+            "return a number or a dict of numbers"
+        )
+    return float(value)
+
+
+class LiveChart:
+    """A line chart of sampled values that redraws in place.
+
+    ``interval`` is the seconds between samples (below 0.5 it is raised to 0.5); ``window``
+    shows only the last that many seconds (None: everything).
+    """
+
+    def __init__(self, *, title: str = "", ylabel: str = "", interval: float = MIN_INTERVAL,
+                 window: float | None = None, size: tuple[float, float] = (7.0, 3.2)) -> None:
+        if not interval > 0:
+            raise ChartError(f"interval={interval!r}: give the seconds between samples (>0)")
+        if window is not None and not window > 0:
+            raise ChartError(f"window={window!r}: give the seconds to show (>0), or None")
+        self.title = title
+        self.ylabel = ylabel
+        self.interval = max(float(interval), MIN_INTERVAL)
+        self.window = window
+        self.size = size
+        self.errors: list[tuple[float, str, str]] = []
+        """(elapsed seconds, series, message) of every sample that failed (drawn as a gap)."""
+        self.task_result: Any = None
+        self._series: list[_Series] = []
+        self._rows: list[dict[str, Any]] = []
+
+    def add_series(self, name: str, sample_fn: Callable[[], Any], *,
+                   rate: bool = False) -> LiveChart:
+        """Plot what ``sample_fn()`` returns: a number (one line called ``name``) or a dict of
+        numbers (one line per key, called ``"<name> <key>"``, or just the key if ``name`` is
+        ""). With ``rate=True`` the values are counters and the chart shows their change per
+        second. Returns the chart, so calls chain."""
+        if not callable(sample_fn):
+            raise ChartError(f"series {name!r}: sample_fn must be a function taking no arguments")
+        if any(s.name == name for s in self._series):
+            raise ChartError(f"the chart already has a series {name!r}; pick another name")
+        self._series.append(_Series(name, sample_fn, rate))
+        return self
+
+    # -- sampling -----------------------------------------------------------------------------
+    def _column(self, series: _Series, key: Any) -> str:
+        if key is None:
+            return series.name
+        return str(key) if series.name == "" else f"{series.name} {key}"
+
+    def _sample(self, elapsed: float, wall: float) -> None:
+        import pandas as pd
+
+        elapsed = round(elapsed, 3)  # the same number in the DataFrame and the rates
+        row: dict[str, Any] = {"elapsed": elapsed,
+                               "time": pd.Timestamp(wall, unit="s", tz="UTC")}
+        for s in self._series:
+            try:
+                raw = s.fn()
+            except _sample_errors() as exc:
+                self.errors.append((elapsed, s.name, f"{type(exc).__name__}: {exc}"))
+                continue
+            where = f"series {s.name!r}"
+            if isinstance(raw, Mapping):
+                values = {self._column(s, k): _number(v, f"{where}[{k!r}]") for k, v in raw.items()}
+            else:
+                values = {self._column(s, None): _number(raw, where)}
+            for col, v in values.items():
+                if s.rate:
+                    prev = s.previous.get(col)
+                    s.previous[col] = (elapsed, v)
+                    dt = elapsed - prev[0] if prev else 0.0
+                    v = (v - prev[1]) / dt if prev and dt > 0 else math.nan
+                row[col] = v
+        self._rows.append(row)
+
+    @property
+    def samples(self) -> pd.DataFrame:
+        """Every sample so far: ``elapsed`` (s), ``time`` (UTC) and one column per line."""
+        import pandas as pd
+
+        return pd.DataFrame(self._rows, columns=None if self._rows else ["elapsed", "time"])
+
+    # -- drawing ------------------------------------------------------------------------------
+    def figure(self) -> Figure:
+        """The chart as a matplotlib Figure (Agg; safe to keep, save or show)."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=self.size, dpi=100, layout="constrained")
+        ax = fig.add_subplot()
+        df = self.samples
+        lines = [c for c in df.columns if c not in ("elapsed", "time")]
+        for col in lines:
+            ax.plot(df["elapsed"], df[col], marker="." if len(df) < 40 else None, label=col)
+        end = float(df["elapsed"].iloc[-1]) if len(df) else 0.0
+        if self.window is not None:
+            ax.set_xlim(max(0.0, end - self.window), max(end, self.window))
+        ax.set_xlabel("seconds")
+        ax.set_ylabel(self.ylabel)
+        ax.set_title(self.title or ", ".join(s.name for s in self._series))
+        ax.grid(alpha=0.3)
+        if lines:
+            ax.legend(loc="upper left", fontsize="small", ncols=1 + len(lines) // 8)
+        if not len(df):
+            ax.text(0.5, 0.5, "waiting for the first sample", ha="center", transform=ax.transAxes)
+        if self.errors:
+            t, name, msg = self.errors[-1]
+            fig.text(0.01, 0.005, f"{len(self.errors)} failed sample(s), last at {t:.1f}s "
+                     f"({name}): {msg}"[:110], fontsize="x-small", color="firebrick")
+        return fig
+
+    def png(self) -> bytes:
+        """The chart as PNG bytes."""
+        buf = io.BytesIO()
+        self.figure().savefig(buf, format="png")
+        return buf.getvalue()
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self, seconds: float, *, until: Callable[[], bool] | None = None,
+            task: Callable[[], Any] | None = None, scaled: bool = True,
+            display: bool | None = None) -> pd.DataFrame:
+        """Sample and redraw every ``interval`` for ``seconds`` (blocking), then return the
+        samples as a DataFrame. ``seconds`` is multiplied by ``LABKIT_TIME_SCALE`` unless
+        ``scaled=False``. Stops early once ``until()`` is true, or once ``task`` (run in a
+        background thread, its return value kept in ``task_result``) has finished; a task
+        still running at the end raises ChartError. Each run starts a fresh chart.
+        ``display``: show the chart (default: only inside a Jupyter kernel)."""
+        if not self._series:
+            raise ChartError("the chart has no series; add one with add_series(name, fn)")
+        if not seconds > 0:
+            raise ChartError(f"seconds={seconds!r}: give how long to run (>0)")
+        if scaled:
+            from labkit.settings import Settings
+
+            seconds = Settings.from_env().scaled(seconds)
+        show = _in_kernel() if display is None else display
+        self._rows, self.errors, self.task_result = [], [], None
+        for s in self._series:
+            s.previous.clear()
+        import matplotlib.figure  # noqa: F401 - import before the clock starts
+        import pandas  # noqa: F401
+
+        worker, outcome = self._start_task(task)
+        handle = None
+        start = time.monotonic()
+        deadline = start + seconds
+        tick = 0
+        while True:
+            task_done = worker is not None and not worker.is_alive()
+            sampled_at = time.monotonic()
+            self._sample(sampled_at - start, time.time())
+            handle = self._show(handle) if show else None
+            if task_done or (until is not None and until()):
+                break
+            tick += 1  # on the grid of interval, never closer than interval to the last
+            next_at = max(start + tick * self.interval, sampled_at + self.interval)
+            if next_at > deadline + 1e-3:
+                break
+            time.sleep(max(0.0, next_at - time.monotonic()))  # pacing, not a readiness wait
+        return self._finish(worker, outcome, seconds)
+
+    def _start_task(self, task: Callable[[], Any] | None
+                    ) -> tuple[threading.Thread | None, dict[str, Any]]:
+        outcome: dict[str, Any] = {}
+        if task is None:
+            return None, outcome
+
+        def work() -> None:
+            try:
+                outcome["result"] = task()
+            except BaseException as exc:
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=work, name="labkit-chart-task", daemon=True)
+        worker.start()
+        return worker, outcome
+
+    def _finish(self, worker: threading.Thread | None, outcome: dict[str, Any],
+                seconds: float) -> pd.DataFrame:
+        if worker is not None:
+            if worker.is_alive():
+                raise ChartError(
+                    f"the task was still running after {seconds:.1f} s; give run() more "
+                    "seconds or make the task finish sooner"
+                )
+            if "error" in outcome:
+                raise outcome["error"]
+            self.task_result = outcome.get("result")
+        return self.samples
+
+    def _show(self, handle: Any) -> Any:
+        from IPython.display import Image
+        from IPython.display import display as ipy_display
+
+        image = Image(self.png())
+        if handle is None:
+            return ipy_display(image, display_id=True)
+        handle.update(image)
+        return handle
+
+
+# -- where the numbers come from ---------------------------------------------------------------
+def _cluster(cluster: Cluster | None) -> Cluster:
+    if cluster is not None:
+        return cluster
+    from labkit.cluster import connect
+
+    return connect()
+
+
+def partitions(cluster: Cluster, topic: str, *, timeout: float = 5.0) -> list[int]:
+    """The partition numbers of ``topic``; ChartError if it does not exist."""
+    md = cluster.admin().list_topics(topic=topic, timeout=timeout)
+    t = md.topics.get(topic)
+    if t is None or t.error is not None or not t.partitions:
+        raise ChartError(f"topic {topic!r} does not exist; create it first, e.g. "
+                         f"cluster.fresh_topic({topic!r})")
+    return sorted(t.partitions)
+
+
+def offsets(cluster: Cluster, topic: str, *, spec: str = "latest",
+            timeout: float = 5.0) -> dict[int, float]:
+    """The ``latest`` (log-end, high watermark) or ``earliest`` offset of every partition;
+    NaN for a partition that did not answer (e.g. its leader is down)."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import OffsetSpec
+
+    which = OffsetSpec.latest() if spec == "latest" else OffsetSpec.earliest()
+    request = {TopicPartition(topic, p): which for p in partitions(cluster, topic)}
+    futures = cluster.admin().list_offsets(request, request_timeout=timeout)
+    out: dict[int, float] = {}
+    for tp, fut in futures.items():
+        try:
+            out[tp.partition] = float(fut.result(timeout=timeout).offset)
+        except _sample_errors():
+            out[tp.partition] = math.nan
+    return dict(sorted(out.items()))
+
+
+def committed(cluster: Cluster, group: str, topic: str, *,
+              timeout: float = 5.0) -> dict[int, int | None]:
+    """The offsets ``group`` committed on ``topic`` (None where it has committed none)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+
+    request = ConsumerGroupTopicPartitions(
+        group, [TopicPartition(topic, p) for p in partitions(cluster, topic)])
+    futures = cluster.admin().list_consumer_group_offsets([request], request_timeout=timeout)
+    result = futures[group].result(timeout=timeout)
+    return {tp.partition: (tp.offset if tp.offset >= 0 else None)
+            for tp in result.topic_partitions}
+
+
+def _topics(topics: str | Iterable[str]) -> list[str]:
+    names = [topics] if isinstance(topics, str) else list(topics)
+    if not names:
+        raise ChartError("no topics given; pass a topic name or a list of them")
+    return names
+
+
+# -- ready-made charts -------------------------------------------------------------------------
+def throughput(topics: str | Iterable[str], *, cluster: Cluster | None = None,
+               interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
+    """Events per second written to each topic (change of the summed high watermarks)."""
+    c, names = _cluster(cluster), _topics(topics)
+    for t in names:
+        partitions(c, t)
+
+    def ends() -> dict[str, float]:
+        return {t: sum(offsets(c, t).values()) for t in names}
+
+    chart = LiveChart(title="throughput", ylabel="events/s", interval=interval, window=window)
+    return chart.add_series("", ends, rate=True)
+
+
+def log_end_offsets(topic: str, *, cluster: Cluster | None = None,
+                    interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
+    """The log-end offset (high watermark) of every partition of ``topic``."""
+    c = _cluster(cluster)
+    partitions(c, topic)
+    chart = LiveChart(title=f"log-end offsets of {topic!r}", ylabel="offset",
+                      interval=interval, window=window)
+    return chart.add_series("", lambda: {f"p{p}": o for p, o in offsets(c, topic).items()})
+
+
+def lag_chart(group: str, topic: str, *, cluster: Cluster | None = None,
+              interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
+    """Consumer lag of ``group`` per partition of ``topic``: log-end offset minus committed
+    offset (minus the earliest offset where the group has committed nothing yet)."""
+    c = _cluster(cluster)
+    partitions(c, topic)
+
+    def lag() -> dict[str, float]:
+        done, end = committed(c, group, topic), offsets(c, topic)
+        start = offsets(c, topic, spec="earliest") if None in done.values() else {}
+        return {f"p{p}": e - (done.get(p) if done.get(p) is not None else start.get(p, 0.0))
+                for p, e in end.items()}
+
+    chart = LiveChart(title=f"lag of group {group!r} on {topic!r}", ylabel="events behind",
+                      interval=interval, window=window)
+    return chart.add_series("", lag)
+
+
+def isr_sizes(topic: str, *, cluster: Cluster | None = None,
+              interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
+    """How many replicas of each partition of ``topic`` are in sync."""
+    c = _cluster(cluster)
+    partitions(c, topic)
+
+    def sizes() -> dict[str, int]:
+        md = c.admin().list_topics(topic=topic, timeout=5).topics[topic]
+        return {f"p{p}": len(md.partitions[p].isrs) for p in sorted(md.partitions)}
+
+    chart = LiveChart(title=f"in-sync replicas of {topic!r}", ylabel="replicas in sync",
+                      interval=interval, window=window)
+    return chart.add_series("", sizes)
+
+
+def state_size(fn: Callable[[], Any], *, name: str = "state", interval: float = MIN_INTERVAL,
+               window: float | None = None) -> LiveChart:
+    """The size of some state while it is built (e.g. during a replay): ``fn()`` returns a
+    number or something with a ``len``. Pair with ``run(seconds, task=...)``."""
+    def size() -> float:
+        value = fn()
+        return float(len(value)) if hasattr(value, "__len__") else value
+
+    chart = LiveChart(title=f"size of {name}", ylabel="entries", interval=interval, window=window)
+    return chart.add_series(name, size)
