@@ -1,22 +1,66 @@
 """labkit: see event-driven architecture happen on a real Apache Kafka cluster.
 
-The public surface is small; heavy modules (pandas, matplotlib) load only when first used.
+The surface is small; heavy modules (pandas, matplotlib, ipywidgets) load on first use::
+
+    import labkit
+    cluster = labkit.connect()                      # the lab's real Kafka cluster
+    handle = labkit.produce("pizza", "orders", rate=50, seconds=10)
+    df = labkit.read("orders")                      # a pandas DataFrame, always bounded
+    state = labkit.replay("orders", fold, {})       # rebuild state from the log
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib
+import sys
+from typing import Any
 
 from labkit.cluster import Cluster, connect
 from labkit.exceptions import LabkitError
 from labkit.settings import KAFKA_VERSION, Settings
 
-__all__ = ["KAFKA_VERSION", "Cluster", "LabkitError", "Settings", "connect"]
 __version__ = "0.1.0"
 
-if TYPE_CHECKING:  # pragma: no cover
-    pass
+_LAZY = {
+    "produce": ("labkit.produce", "produce"),
+    "produce_all": ("labkit.produce", "produce_all"),
+    "read": ("labkit.read", "read"),
+    "replay": ("labkit.read", "replay"),
+    "get_scenario": ("labkit.scenarios", "get_scenario"),
+    "LiveChart": ("labkit.charts", "LiveChart"),
+    "Service": ("labkit.services", "Service"),
+    "charts": ("labkit.charts", None),
+    "check": ("labkit.check", None),
+    "controls": ("labkit.controls", None),
+    "inspect": ("labkit.inspect", None),
+    "codec": ("labkit.codec", None),
+    "events": ("labkit.events", None),
+}
+
+__all__ = ["KAFKA_VERSION", "Cluster", "LabkitError", "Settings", "connect", "scaled",
+           *_LAZY]
+
+
+def scaled(seconds: float) -> float:
+    """A demo duration times ``LABKIT_TIME_SCALE`` (CI runs the same lessons faster)."""
+    return Settings.from_env().scaled(seconds)
 
 
 def __getattr__(name: str) -> Any:
-    raise AttributeError(f"module 'labkit' has no attribute {name!r}")
+    if name not in _LAZY:
+        raise AttributeError(f"module 'labkit' has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    value = importlib.import_module(module)
+    value = getattr(value, attr) if attr else value
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if "IPython" in sys.modules:  # in a notebook: make %%solution available
+    from labkit.exercises import register as _register
+
+    _register()

@@ -68,7 +68,7 @@ class Settings:
     backend: str = "auto"
     nodes: int = 3
     base_port: int | None = None
-    heap_mb: int = 384
+    heap_mb: int = 256
     start_timeout: float = 90.0
     bootstrap_servers: str | None = None
     time_scale: float = 1.0

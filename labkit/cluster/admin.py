@@ -54,11 +54,12 @@ def delete_topics(cluster: Cluster, topics: list[str], *, timeout: float = 30.0)
     )
 
 
-def reset(cluster: Cluster) -> tuple[list[str], list[str]]:
-    """Delete the lab's consumer groups and topics; keep the cluster (and internal topics)."""
-    groups = lab_groups(cluster)
+def reset(cluster: Cluster, prefix: str = "") -> tuple[list[str], list[str]]:
+    """Delete the lab's consumer groups and topics whose names start with ``prefix`` (all of
+    them by default); keep the cluster and its internal topics."""
+    groups = [g for g in lab_groups(cluster) if g.startswith(prefix)]
     delete_groups(cluster, groups)
-    topics = lab_topics(cluster)
+    topics = [t for t in lab_topics(cluster) if t.startswith(prefix)]
     delete_topics(cluster, topics)
     return topics, groups
 

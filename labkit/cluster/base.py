@@ -165,6 +165,13 @@ class Cluster(ABC):
 
         return tools.run_tool(self, tool, list(args), check=check, timeout=timeout)
 
+    def reset(self, prefix: str = "") -> tuple[list[str], list[str]]:
+        """Delete the topics and consumer groups named ``prefix…`` (a lesson's own, e.g.
+        ``"lesson01."``), so a notebook starts from a clean slate; returns what was deleted."""
+        from labkit.cluster.admin import reset
+
+        return reset(self, prefix)
+
     def fresh_topic(self, name: str, *, partitions: int = 3,
                     replication_factor: int | None = None, **config: str) -> str:
         """Create ``name`` empty (deleting an older one): notebooks call this at the top so

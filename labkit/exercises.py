@@ -1,0 +1,50 @@
+"""Exercises and their solutions: one convention in every notebook.
+
+An exercise is a markdown cell saying what to do, a code cell for the learner, a **collapsed
+solution cell** that starts with ``%%solution``, and a check cell (``labkit.check``) that answers
+✓ or a hint about what differs on the broker.
+
+``%%solution`` runs its cell only when solutions are on (``LABKIT_SOLUTIONS=1``: instructors
+demoing, and CI); otherwise it only says where the solution is, so the learner's own attempt is
+what gets checked. With solutions on, a failing check raises, so nbval catches a lesson whose
+solution stopped being true.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+_ON = {"1", "true", "yes", "on"}
+
+
+def solutions_enabled() -> bool:
+    """Whether solution cells run (``LABKIT_SOLUTIONS=1``)."""
+    return os.environ.get("LABKIT_SOLUTIONS", "").strip().lower() in _ON
+
+
+def solution(line: str, cell: str) -> None:
+    """The ``%%solution`` cell magic."""
+    from IPython import get_ipython
+
+    if not solutions_enabled():
+        print("The solution is in this cell (expand it to read it). It runs only with "
+              "LABKIT_SOLUTIONS=1; your own code above is what the check below looks at.")
+        return
+    ip = get_ipython()
+    result = ip.run_cell(cell)
+    result.raise_error()
+
+
+def register(ip: Any | None = None) -> None:
+    """Register ``%%solution`` in the running IPython (done by ``import labkit``)."""
+    if ip is None:
+        from IPython import get_ipython
+
+        ip = get_ipython()
+    if ip is not None:
+        ip.register_magic_function(solution, magic_kind="cell", magic_name="solution")
+
+
+def load_ipython_extension(ip: Any) -> None:
+    register(ip)

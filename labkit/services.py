@@ -1,0 +1,170 @@
+"""Small event-driven services for the lessons: a subscriber that runs in the background.
+
+>>> welcome = Service("welcome-email", "accounts", handler=send_welcome,
+...                   types={"UserRegistered"}).start()
+>>> welcome.wait_until_caught_up(30)
+>>> welcome.stop()
+
+Each service is a consumer in its own consumer group (its name), reading from ``earliest`` the
+first time and from its committed offsets afterwards. Its handler gets decoded events
+(:class:`labkit.codec.DecodedEvent`). The thread never prints: output from background threads
+lands in the wrong notebook cell, so everything a lesson shows is kept in attributes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any
+
+from labkit.codec import DecodedEvent, decode_fast
+from labkit.exceptions import DecodeError, LabkitError
+
+if TYPE_CHECKING:
+    from labkit.cluster import Cluster
+
+
+class ServiceError(LabkitError):
+    """A background service failed or did not catch up in time."""
+
+
+class Service:
+    """A subscriber: consume ``topic`` in group ``name``, call ``handler`` for each event of
+    the wanted ``types`` (all when None), and commit as it goes."""
+
+    def __init__(
+        self,
+        name: str,
+        topic: str,
+        handler: Callable[[DecodedEvent], Any] | None = None,
+        *,
+        types: Collection[str] | None = None,
+        cluster: Cluster | None = None,
+        start: str = "earliest",
+        extra_config: dict[str, Any] | None = None,
+    ) -> None:
+        if start not in ("earliest", "latest"):
+            raise ServiceError(f"start={start!r}: use 'earliest' or 'latest'")
+        self.name, self.topic, self.handler = name, topic, handler
+        self.types = set(types) if types is not None else None
+        self._cluster = cluster
+        self._start = start
+        self._extra = dict(extra_config or {})
+        self.handled = 0
+        self.ignored = 0
+        self.bad: list[str] = []  # events that could not be decoded (poison pills), why
+        self.errors: list[str] = []  # consumer or handler failures
+        self.positions: dict[int, int] = {}
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._paused = threading.Event()
+
+    @property
+    def cluster(self) -> Cluster:
+        if self._cluster is None:
+            from labkit.cluster import connect
+
+            self._cluster = connect()
+        return self._cluster
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> Service:
+        if self.running:
+            return self
+        from confluent_kafka import Consumer
+
+        conf = self.cluster.config(group_id=self.name, auto_offset_reset=self._start,
+                                   enable_auto_commit=True, auto_commit_interval_ms=200)
+        conf.update(self._extra)
+        consumer = Consumer(conf)
+        consumer.subscribe([self.topic])
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, args=(consumer,),
+                                        name=f"service-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self, consumer: Any) -> None:
+        try:
+            while not self._stop.is_set():
+                if self._paused.is_set():
+                    time.sleep(0.05)
+                    continue
+                for msg in consumer.consume(500, timeout=0.2):
+                    if msg.error() is not None:
+                        self.errors.append(str(msg.error()))
+                        continue
+                    self._handle(msg)
+                    self.positions[msg.partition()] = msg.offset() + 1
+        except Exception as exc:  # surfaced through .errors and raise_for_errors()
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            consumer.close()  # commits what was handled and leaves the group
+
+    def _handle(self, msg: Any) -> None:
+        where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
+        try:
+            event = decode_fast(msg.value(), msg.headers(), msg.key(), where=where)
+        except DecodeError as exc:
+            self.bad.append(str(exc))
+            return
+        if self.types is not None and event.name not in self.types:
+            self.ignored += 1
+            return
+        if self.handler is not None:
+            self.handler(event)
+        self.handled += 1
+
+    def pause(self) -> None:
+        """Stop handling (the group keeps its members; the backlog builds up)."""
+        self._paused.set()
+
+    def resume(self) -> None:
+        self._paused.clear()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the thread; its offsets are committed as the consumer closes."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise ServiceError(f"service {self.name!r} did not stop within {timeout:.0f}s")
+        self._thread = None
+
+    def lag(self) -> int:
+        """Events in the topic this service has not handled yet (from its own positions)."""
+        from labkit.charts import offsets
+
+        ends = offsets(self.cluster, self.topic)
+        return int(sum(max(0, end - self.positions.get(int(p), 0)) for p, end in ends.items()))
+
+    def wait_until_caught_up(self, timeout: float = 30.0) -> None:
+        """Block until the service has handled everything in the topic (bounded)."""
+        deadline = time.monotonic() + timeout
+        while self.lag() > 0:
+            self.raise_for_errors()
+            if not self.running:
+                raise ServiceError(f"service {self.name!r} is not running; start() it first")
+            if time.monotonic() > deadline:
+                raise ServiceError(f"service {self.name!r} still lags by {self.lag()} events "
+                                   f"after {timeout:.0f}s")
+            time.sleep(0.1)
+
+    def raise_for_errors(self) -> None:
+        if self.errors:
+            raise ServiceError(f"service {self.name!r} failed: {self.errors[0]}")
+
+    def __enter__(self) -> Service:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return (f"<Service {self.name} on {self.topic}: {state}, handled {self.handled}, "
+                f"ignored {self.ignored}, bad {len(self.bad)}>")
