@@ -23,6 +23,18 @@ def solutions_enabled() -> bool:
     return os.environ.get("LABKIT_SOLUTIONS", "").strip().lower() in _ON
 
 
+def strict_checks() -> bool:
+    """Checks raise instead of hinting: in a notebook kernel with solutions on (CI, nbval)."""
+    if not solutions_enabled():
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    return ip is not None and getattr(ip, "kernel", None) is not None
+
+
 def solution(line: str, cell: str) -> None:
     """The ``%%solution`` cell magic."""
     from IPython import get_ipython

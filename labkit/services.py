@@ -78,7 +78,9 @@ class Service:
         from confluent_kafka import Consumer
 
         conf = self.cluster.config(group_id=self.name, auto_offset_reset=self._start,
-                                   enable_auto_commit=True, auto_commit_interval_ms=200)
+                                   enable_auto_commit=True, auto_commit_interval_ms=200,
+                                   # a crashed kernel's member leaves the group within seconds
+                                   session_timeout_ms=6000, heartbeat_interval_ms=1000)
         conf.update(self._extra)
         consumer = Consumer(conf)
         consumer.subscribe([self.topic])
@@ -142,16 +144,41 @@ class Service:
         ends = offsets(self.cluster, self.topic)
         return int(sum(max(0, end - self.positions.get(int(p), 0)) for p, end in ends.items()))
 
+    def committed_lag(self) -> int:
+        """Events after the offsets the group has committed (what Kafka's tools show)."""
+        from labkit.charts import committed, offsets
+
+        done = committed(self.cluster, self.name, self.topic)
+        ends = offsets(self.cluster, self.topic)
+        starts = offsets(self.cluster, self.topic, spec="earliest")
+        return int(sum(max(0, end - (done.get(p) if done.get(p) is not None else starts[p]))
+                       for p, end in ends.items()))
+
     def wait_until_caught_up(self, timeout: float = 30.0) -> None:
-        """Block until the service has handled everything in the topic (bounded)."""
+        """Block until the service has handled and committed everything that was in the topic
+        when called (events that arrive meanwhile may still be in flight); bounded."""
+        from labkit.charts import committed, offsets
+
+        target = offsets(self.cluster, self.topic)
+        starts = offsets(self.cluster, self.topic, spec="earliest")
+
+        def behind() -> int:
+            done = committed(self.cluster, self.name, self.topic)
+            missing = 0
+            for p, end in target.items():
+                commit = done.get(p) if done.get(p) is not None else starts[p]
+                handled = self.positions.get(p, commit)  # untouched partitions: done before
+                missing += max(0, end - handled) + max(0, end - commit)
+            return missing
+
         deadline = time.monotonic() + timeout
-        while self.lag() > 0:
+        while (left := behind()) > 0:
             self.raise_for_errors()
             if not self.running:
                 raise ServiceError(f"service {self.name!r} is not running; start() it first")
             if time.monotonic() > deadline:
-                raise ServiceError(f"service {self.name!r} still lags by {self.lag()} events "
-                                   f"after {timeout:.0f}s")
+                raise ServiceError(f"service {self.name!r} is still {left} events short of "
+                                   f"the log end after {timeout:.0f}s")
             time.sleep(0.1)
 
     def raise_for_errors(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from labkit.exceptions import LabkitError
@@ -21,19 +22,31 @@ def lab_groups(cluster: Cluster) -> list[str]:
     return sorted(g.group_id for g in result.valid)
 
 
-def delete_groups(cluster: Cluster, groups: list[str]) -> None:
-    if not groups:
-        return
-    futures = cluster.admin().delete_consumer_groups(groups, request_timeout=10)
-    for group, fut in futures.items():
-        try:
-            fut.result(timeout=15)
-        except Exception as exc:
-            if "GROUP_ID_NOT_FOUND" not in str(exc):
-                raise LabkitError(
-                    f"could not delete consumer group {group!r} ({exc}); stop its consumers "
-                    "(e.g. restart the notebook kernel) and try again"
-                ) from None
+def delete_groups(cluster: Cluster, groups: list[str], *, timeout: float = 30.0) -> None:
+    """Delete consumer groups. A group whose members are still there (e.g. a kernel that
+    crashed a moment ago) is retried until its members' sessions expire, up to ``timeout``."""
+    pending = list(groups)
+    deadline = time.monotonic() + timeout
+    while pending:
+        futures = cluster.admin().delete_consumer_groups(pending, request_timeout=10)
+        busy: list[str] = []
+        for group, fut in futures.items():
+            try:
+                fut.result(timeout=15)
+            except Exception as exc:
+                if "GROUP_ID_NOT_FOUND" in str(exc):
+                    continue
+                if "NON_EMPTY_GROUP" not in str(exc):
+                    raise LabkitError(f"could not delete consumer group {group!r}: {exc}") from None
+                busy.append(group)
+        if busy and time.monotonic() > deadline:
+            raise LabkitError(
+                f"consumer group {busy[0]!r} still has members after {timeout:.0f}s; stop its "
+                "consumers (e.g. restart the notebook kernel that runs them) and try again"
+            )
+        pending = busy
+        if pending:
+            time.sleep(0.5)
 
 
 def delete_topics(cluster: Cluster, topics: list[str], *, timeout: float = 30.0) -> None:

@@ -76,6 +76,8 @@ def broker_properties(
         "offsets.topic.num.partitions": 3,
         "transaction.state.log.num.partitions": 3,
         "num.partitions": 3,
+        "# Topics are created on purpose: a typo in a topic name fails instead of making one": None,
+        "auto.create.topics.enable": "false",
         "# Consumer groups form at once instead of waiting 3 s for more members": None,
         "group.initial.rebalance.delay.ms": 0,
         "# Retention and compaction become visible within seconds, not minutes": None,

@@ -1,0 +1,391 @@
+"""Exercise checks: compare a learner's result with the broker's real state.
+
+Each check returns a :class:`CheckResult`: ✓ when it passes, else a hint saying what differs
+(``key c-17: expected latest value 'b', topic has 'a'``). ``result.raise_if_failed()`` turns
+a failure into :class:`labkit.exceptions.CheckFailed`. Topics are read exactly: every
+partition from its log-start offset to the high watermark taken when the check starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import math
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import pandas as pd
+
+from labkit.exceptions import CheckFailed, ClusterTimeoutError, LabkitError
+from labkit.inspect import (
+    TIMEOUT,
+    NotFoundError,
+    committed_offsets,
+    find_topic,
+    resolve,
+    topic_configs,
+    watermarks,
+)
+
+if TYPE_CHECKING:
+    from labkit.cluster.base import Cluster
+
+__all__ = [
+    "CheckResult", "committed", "compacted_latest", "messages_in_topic", "partition_count",
+    "read_topic", "state_equals", "topic_config",
+]
+
+SHOW = 3  # differences spelled out in a hint
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check: ``passed`` and a one-line ``message`` (the hint if not)."""
+
+    passed: bool
+    message: str
+    check: str = "check"
+
+    def __post_init__(self) -> None:
+        from labkit.exercises import strict_checks
+
+        if not self.passed and strict_checks():  # a lesson run with its solutions: must pass
+            raise CheckFailed(f"{self.check}: {self.message}")
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return f"✓ {self.check}: {self.message}" if self.passed else (
+            f"✗ {self.check}: {self.message}")
+
+    def _repr_html_(self) -> str:
+        color, mark = ("#1a7f37", "✓") if self.passed else ("#cf222e", "✗")
+        label = "" if self.passed else "<b>Hint:</b> "
+        return (f'<div style="color:{color}"><b>{mark} {html.escape(self.check)}</b> — '
+                f"{label}{html.escape(self.message)}</div>")
+
+    def raise_if_failed(self) -> CheckResult:
+        """Return self if passed, else raise :class:`CheckFailed` with the hint."""
+        if not self.passed:
+            raise CheckFailed(f"{self.check}: {self.message}")
+        return self
+
+
+class Record(NamedTuple):
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+def _short(value: Any, width: int = 60) -> str:
+    if isinstance(value, bytes):
+        with contextlib.suppress(UnicodeDecodeError):
+            value = value.decode()
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _summary(diffs: list[str], total: int, what: str) -> str:
+    more = f" (and {len(diffs) - SHOW} more)" if len(diffs) > SHOW else ""
+    return f"{len(diffs)} of {total} {what} differ: " + "; ".join(diffs[:SHOW]) + more
+
+
+def _partition_ids(c: Cluster, topic: str) -> list[int] | None:
+    t = find_topic(c, topic)
+    return None if t is None else sorted(t.partitions)
+
+
+def _missing(topic: str, check: str) -> CheckResult:
+    return CheckResult(False, f"topic {topic!r} does not exist; create it first (or check "
+                       "the name)", check)
+
+
+def read_topic(topic: str, cluster: Cluster | None = None, *, timeout: float = 60.0,
+               extra_config: dict[str, Any] | None = None) -> list[Record]:
+    """Every record of ``topic``, partition by partition in offset order, read from the
+    log-start offset up to the high watermark taken at the start (records produced meanwhile
+    may or may not be included). Raises if that takes longer than ``timeout``."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    c = resolve(cluster)
+    parts = _partition_ids(c, topic)
+    if parts is None:
+        raise NotFoundError(f"topic {topic!r} does not exist; create it first")
+    marks = watermarks(c, [(topic, p) for p in parts])
+    if any(pd.isna(lo) or pd.isna(hi) for lo, hi in marks.values()):
+        raise LabkitError(f"a partition of {topic!r} has no leader right now; retry when "
+                          "every partition has one")
+    todo = {p: marks[(topic, p)][1] for p in parts if marks[(topic, p)][1] > marks[(topic, p)][0]}
+    records: list[Record] = []
+    if not todo:
+        return records
+    conf = c.config(group_id=f"labkit-check-{uuid.uuid4().hex[:8]}", enable_auto_commit=False,
+                    enable_partition_eof=True, **(extra_config or {}))
+    consumer = Consumer(conf)
+    try:
+        consumer.assign([TopicPartition(topic, p, marks[(topic, p)][0]) for p in todo])
+        deadline = time.monotonic() + timeout
+        while todo:
+            if time.monotonic() > deadline:
+                raise ClusterTimeoutError(
+                    f"reading {topic!r} took over {timeout:.0f}s (partitions {sorted(todo)} "
+                    "not done); pass a larger timeout=")
+            for msg in consumer.consume(500, 0.5):
+                p, err = msg.partition(), msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        todo.pop(p, None)  # read_committed may end before an open transaction
+                        continue
+                    raise LabkitError(f"reading {topic!r} failed: {err.str()}")
+                if p in todo:
+                    records.append(Record(p, msg.offset(), msg.key(), msg.value()))
+                    if msg.offset() >= todo[p] - 1:
+                        todo.pop(p)
+    finally:
+        consumer.close()
+    records.sort(key=lambda r: (r.partition, r.offset))
+    return records
+
+
+def _matches(expected: Any, actual: bytes | None) -> bool:
+    """Does the record value ``actual`` equal ``expected`` (bytes, text, or JSON data)?"""
+    if expected is None or actual is None:
+        return expected is None and actual is None
+    if isinstance(expected, bytes):
+        return actual == expected
+    if isinstance(expected, str):
+        return actual.decode("utf-8", errors="replace") == expected
+    try:
+        return bool(json.loads(actual) == expected)
+    except ValueError:
+        return False
+
+
+def _key_bytes(key: Any) -> bytes:
+    if isinstance(key, bytes):
+        return key
+    if isinstance(key, str):
+        return key.encode()
+    raise LabkitError(f"expected keys must be str or bytes, not {type(key).__name__} "
+                      f"({key!r}); write them as the producer did, e.g. 'c-17'")
+
+
+def compacted_latest(topic: str, expected: Mapping[Any, Any] | None = None, *,
+                     unique: bool | None = None, cluster: Cluster | None = None,
+                     timeout: float = 60.0) -> CheckResult:
+    """The compacted ``topic`` holds exactly the latest value per key.
+
+    ``expected``: key -> latest value (bytes, text, or JSON data compared with the decoded
+    value; None means the key was deleted by a tombstone). ``unique``: also require that no
+    key appears twice (compaction has run); default True when ``expected`` is None."""
+    name = "compacted_latest"
+    unique = expected is None if unique is None else unique
+    if expected is None and not unique:
+        raise LabkitError("nothing to check: pass expected={key: value} and/or unique=True")
+    want = {_key_bytes(k): v for k, v in (expected or {}).items()}
+    c = resolve(cluster)
+    if _partition_ids(c, topic) is None:
+        return _missing(topic, name)
+    records = read_topic(topic, c, timeout=timeout)
+    latest: dict[bytes, bytes | None] = {}
+    seen: dict[bytes, list[str]] = {}
+    nulls = 0
+    for r in records:
+        if r.key is None:
+            nulls += 1
+            continue
+        latest[r.key] = r.value
+        seen.setdefault(r.key, []).append(f"{r.partition}@{r.offset}")
+    live = {k: v for k, v in latest.items() if v is not None}
+    diffs: list[str] = []
+    if unique:
+        diffs += [f"key {_short(k)} appears {len(at)} times (partition@offset "
+                  f"{', '.join(at[:4])})" for k, at in seen.items() if len(at) > 1]
+        if nulls:
+            diffs.append(f"{nulls} record(s) have no key; a compacted topic needs keys")
+    if expected is not None:
+        for k, v in want.items():
+            if not _matches(v, live.get(k)):
+                has = ("no such key" if k not in latest else "it deleted (tombstone)"
+                       if latest[k] is None else _short(latest[k]))
+                diffs.append(f"key {_short(k)}: expected latest value {_short(v)}, topic has "
+                             f"{has}")
+        diffs += [f"key {_short(k)}: not expected, topic has {_short(v)}"
+                  for k, v in live.items() if k not in want]
+    if diffs:
+        why = ("; compaction has not removed older records yet (it never touches the active "
+               "segment: roll it, e.g. with a small segment.ms, and wait for the cleaner)"
+               if any(" times (" in d for d in diffs) else "")
+        return CheckResult(False, _summary(diffs, len(set(seen) | set(want)), "keys") + why,
+                           name)
+    what = ("the expected latest value for each of " if expected is not None else "") + (
+        f"{len(live)} keys" + (", each once" if unique else ""))
+    return CheckResult(True, f"topic {topic!r} holds {what}", name)
+
+
+def committed(group: str, topic: str, offsets: int | Mapping[int, int], *,
+              cluster: Cluster | None = None) -> CheckResult:
+    """``group`` committed offset ``offsets`` on every partition of ``topic`` (an int), or
+    the given offset per partition (a dict ``{partition: offset}``)."""
+    name = "committed"
+    given = [offsets] if isinstance(offsets, int) else [*offsets, *offsets.values()]
+    if any(not isinstance(v, int) or v < 0 for v in given):
+        raise LabkitError(f"offsets must be a non-negative int or {{partition: offset}} of "
+                          f"them, got {offsets!r}")
+    c = resolve(cluster)
+    parts = _partition_ids(c, topic)
+    if parts is None:
+        return _missing(topic, name)
+    want = dict.fromkeys(parts, offsets) if isinstance(offsets, int) else dict(offsets)
+    groups = c.admin().list_consumer_groups(request_timeout=TIMEOUT).result(timeout=TIMEOUT)
+    if group not in {g.group_id for g in groups.valid}:
+        return CheckResult(False, f"group {group!r} does not exist: it has committed nothing "
+                           f"yet (did the consumer use group.id={group!r} and commit?)", name)
+    done = committed_offsets(c, group)
+    marks = watermarks(c, [(topic, p) for p in parts])
+    diffs = []
+    for p, n in sorted(want.items()):
+        if p not in parts:
+            diffs.append(f"partition {p}: expected committed offset {n}, but {topic!r} has "
+                         f"only partitions {parts}")
+        elif (topic, p) not in done:
+            diffs.append(f"partition {p}: expected committed offset {n}, group {group!r} "
+                         "committed nothing there")
+        elif done[(topic, p)] != n:
+            diffs.append(f"partition {p}: expected committed offset {n}, group {group!r} "
+                         f"committed {done[(topic, p)]} (high watermark "
+                         f"{marks[(topic, p)][1]})")
+    if diffs:
+        return CheckResult(False, _summary(diffs, len(want), "partitions"), name)
+    return CheckResult(True, f"group {group!r} committed the expected offsets on "
+                       f"{len(want)} partition(s) of {topic!r}", name)
+
+
+def _as_dict(state: Any, side: str) -> dict[Any, Any]:
+    if isinstance(state, Mapping):
+        return dict(state)
+    if hasattr(state, "to_dict") and hasattr(state, "columns"):  # DataFrame: index -> row
+        return {k: dict(v) for k, v in state.to_dict("index").items()}
+    if hasattr(state, "to_dict"):  # Series
+        return dict(state.to_dict())
+    raise LabkitError(f"{side} must be a dict, Series or DataFrame, not {type(state).__name__}")
+
+
+def _same(a: Any, b: Any, rel_tol: float) -> bool:
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same(a[k], b[k], rel_tol) for k in a)
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            fa, fb = float(a), float(b)
+        except (TypeError, ValueError):
+            return False
+        return (math.isnan(fa) and math.isnan(fb)) or math.isclose(fa, fb, rel_tol=rel_tol)
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # e.g. arrays: ambiguous truth value
+        return repr(a) == repr(b)
+
+
+def _what_differs(key: Any, a: Any, b: Any, rel_tol: float) -> str:
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        fields = [f for f in (*a, *(f for f in b if f not in a))
+                  if f not in a or f not in b or not _same(a[f], b[f], rel_tol)]
+        parts = [f"{f!r}: replayed {_short(a.get(f, '<missing>'), 30)}, live "
+                 f"{_short(b.get(f, '<missing>'), 30)}" for f in fields[:SHOW]]
+        return f"key {key!r} " + ", ".join(parts)
+    return f"key {key!r}: replayed {_short(a)}, live {_short(b)}"
+
+
+def state_equals(replayed: Any, live: Any, *, rel_tol: float = 1e-9) -> CheckResult:
+    """The state rebuilt by replaying events equals the live state (dicts, Series or
+    DataFrames; a DataFrame compares row by row on its index). Floats compare with
+    ``rel_tol``; the hint lists the first differences."""
+    name = "state_equals"
+    a, b = _as_dict(replayed, "replayed"), _as_dict(live, "live")
+    diffs = [f"key {k!r} only in live ({_short(b[k], 40)})" for k in b if k not in a]
+    diffs += [f"key {k!r} only in replayed ({_short(a[k], 40)})" for k in a if k not in b]
+    diffs += [_what_differs(k, a[k], b[k], rel_tol) for k in a
+              if k in b and not _same(a[k], b[k], rel_tol)]
+    if diffs:
+        return CheckResult(False, _summary(diffs, len(a.keys() | b.keys()), "keys"), name)
+    return CheckResult(True, f"replayed and live state agree on all {len(a)} keys", name)
+
+
+def _config_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple | set):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def topic_config(topic: str, *, cluster: Cluster | None = None, **expected: Any) -> CheckResult:
+    """``topic`` has the given settings: ``topic_config("t", cleanup_policy="compact",
+    retention_ms=60000)`` (underscores stand for dots; ``**{"cleanup.policy": ...}`` works)."""
+    name = "topic_config"
+    if not expected:
+        raise LabkitError("name at least one setting, e.g. topic_config(t, "
+                          "cleanup_policy='compact')")
+    c = resolve(cluster)
+    if _partition_ids(c, topic) is None:
+        return _missing(topic, name)
+    entries = topic_configs(c, [topic])[topic]
+    diffs = []
+    for key, value in expected.items():
+        conf = key.replace("_", ".")
+        if conf not in entries:
+            import difflib
+
+            near = difflib.get_close_matches(conf, list(entries), n=3)
+            raise LabkitError(f"{conf!r} is not a topic setting" + (
+                f"; did you mean {', '.join(near)}?" if near else ""))
+        want, has = _config_text(value), entries[conf].value
+        if conf == "cleanup.policy":
+            same = sorted(want.replace(" ", "").split(",")) == sorted((has or "").split(","))
+        else:
+            same = want == has
+        if not same:
+            source = "default" if entries[conf].is_default else "set on the topic"
+            diffs.append(f"{conf}: expected {want!r}, topic has {has!r} ({source})")
+    if diffs:
+        return CheckResult(False, _summary(diffs, len(expected), "settings"), name)
+    shown = ", ".join(f"{k.replace('_', '.')}={_config_text(v)}" for k, v in expected.items())
+    return CheckResult(True, f"topic {topic!r} has {shown}", name)
+
+
+def partition_count(topic: str, n: int, *, cluster: Cluster | None = None) -> CheckResult:
+    """``topic`` has ``n`` partitions."""
+    name = "partition_count"
+    parts = _partition_ids(resolve(cluster), topic)
+    if parts is None:
+        return _missing(topic, name)
+    if len(parts) != n:
+        return CheckResult(False, f"topic {topic!r} has {len(parts)} partition(s), expected {n}",
+                           name)
+    return CheckResult(True, f"topic {topic!r} has {n} partition(s)", name)
+
+
+def messages_in_topic(topic: str, n: int, *, cluster: Cluster | None = None,
+                      timeout: float = 60.0) -> CheckResult:
+    """``topic`` holds exactly ``n`` records (counted by reading them all: transaction markers,
+    aborted and compacted-away records do not count)."""
+    name = "messages_in_topic"
+    c = resolve(cluster)
+    parts = _partition_ids(c, topic)
+    if parts is None:
+        return _missing(topic, name)
+    counts = dict.fromkeys(parts, 0)
+    for r in read_topic(topic, c, timeout=timeout):
+        counts[r.partition] += 1
+    total = sum(counts.values())
+    if total != n:
+        per = ", ".join(f"{p}: {k}" for p, k in counts.items())
+        return CheckResult(False, f"topic {topic!r} holds {total} records, expected {n} "
+                           f"(per partition {per})", name)
+    return CheckResult(True, f"topic {topic!r} holds {n} records", name)
