@@ -11,8 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import NewTopic
+from confluent_kafka import Consumer, KafkaException, Producer, TopicCollection
 
 import labkit
 from labkit.cluster.local import LocalCluster, broker_properties
@@ -46,6 +45,17 @@ def _produce(cluster: labkit.Cluster, topic: str, values: list[bytes]) -> None:
     assert p.flush(30) == 0 and not errors, errors
 
 
+def test_topics_are_never_created_by_accident(cluster: labkit.Cluster) -> None:
+    name = f"typo-{uuid.uuid4().hex[:8]}"
+    p = Producer(cluster.config(message_timeout_ms=3000))
+    errors: list[object] = []
+    p.produce(name, b"x", on_delivery=lambda e, _m: errors.append(e))
+    p.flush(10)
+    assert errors and errors[0] is not None  # refused: the topic does not exist
+    with pytest.raises(KafkaException):
+        cluster.admin().describe_topics(TopicCollection([name]))[name].result(10)
+
+
 def test_properties_are_loopback_only_and_sized_for_replication(tmp_path: Path) -> None:
     props = broker_properties(2, {1: (1, 2), 2: (3, 4), 3: (5, 6)}, tmp_path, 3)
     assert "listeners=PLAINTEXT://127.0.0.1:3,CONTROLLER://127.0.0.1:4" in props
@@ -57,6 +67,7 @@ def test_properties_are_loopback_only_and_sized_for_replication(tmp_path: Path) 
 
 
 def test_round_trip(cluster: labkit.Cluster, topic: str) -> None:
+    cluster.fresh_topic(topic, partitions=3)
     values = [f"pizza-{i}".encode() for i in range(50)]
     _produce(cluster, topic, values)
     assert sorted(_consume(cluster, topic, 50)) == sorted(values)
@@ -79,7 +90,7 @@ def test_attach_from_a_second_process(cluster: labkit.Cluster) -> None:
 def test_leader_failover_and_rejoin(cluster: labkit.Cluster, topic: str) -> None:
     if len(cluster.nodes) < 3:
         pytest.skip("needs the 3-node cluster")
-    cluster.admin().create_topics([NewTopic(topic, 1, 3)])[topic].result(30)
+    cluster.fresh_topic(topic, partitions=1, replication_factor=3)
     cluster.wait_for("3 in-sync replicas", lambda: len(cluster.isr(topic)) == 3)
     _produce(cluster, topic, [b"before-%d" % i for i in range(20)])
     old = cluster.leader(topic)
