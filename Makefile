@@ -26,6 +26,9 @@ lab: setup
 
 # Unit tests, integration tests against the real cluster, and every notebook under nbval.
 # The cluster is started by the test session if none runs, and stopped again if it started it.
+# Lessons run with their solutions (checks must pass) and demo durations halved.
+test: export LABKIT_SOLUTIONS ?= 1
+test: export LABKIT_TIME_SCALE ?= 0.5
 test: setup chromium
 	$(BIN)/ruff check labkit tests bench
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
@@ -44,6 +47,14 @@ unit: setup
 
 down:
 	@test -x $(BIN)/labkit && $(BIN)/labkit down || true
+
+# Executed lessons as HTML, for instructors and for reading without a cluster.
+html: export LABKIT_SOLUTIONS ?= 1
+html: setup
+	$(BIN)/labkit up
+	$(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=600 \
+	  --output-dir notebooks/html notebooks/[0-9]*.ipynb
+	@echo "HTML lessons in notebooks/html/"
 
 bench: setup
 	$(BIN)/python bench/run.py

@@ -84,13 +84,16 @@ def test_lesson_runs_in_jupyterlab_and_shows_its_live_chart(cluster: object,
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(f"{base}/lab/tree/{LESSON}?token={token}")
                 page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
+                # run only once the notebook's kernel is up (a run-all sent earlier is lost)
                 page.wait_for_function(
-                    "() => window.jupyterapp && window.jupyterapp.serviceManager"
-                    " && document.querySelector('.jp-Notebook-ExecutionIndicator, "
-                    ".jp-KernelStatus, .jp-Toolbar-kernelName')", timeout=90_000)
+                    """() => {
+                      const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+                      const k = w && w.sessionContext && w.sessionContext.session
+                                && w.sessionContext.session.kernel;
+                      return k && k.status === 'idle';
+                    }""", timeout=120_000)
                 page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-                img = page.wait_for_selector(".jp-OutputArea-output img", timeout=240_000)
-                assert img is not None and img.is_visible()
+                page.wait_for_selector(".jp-OutputArea-output img", timeout=240_000)
                 # wait until every code cell has run (an execution count, no '*')
                 page.wait_for_function(
                     """() => {
@@ -98,11 +101,14 @@ def test_lesson_runs_in_jupyterlab_and_shows_its_live_chart(cluster: object,
                         '.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
                       return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
                     }""", timeout=300_000)
+                images = page.locator(".jp-OutputArea-output img")
+                assert images.count() >= 1
+                img = images.last  # the lesson's last live chart
                 errors = page.locator("[data-mime-type='application/vnd.jupyter.error']")
                 error_text = errors.all_inner_texts() if errors.count() else []
                 ARTIFACTS.mkdir(exist_ok=True)
                 shot = ARTIFACTS / f"browser-{Path(LESSON).stem}.png"
-                img.scroll_into_view_if_needed()
+                img.evaluate("i => i.scrollIntoView({block: 'center'})")
                 page.screenshot(path=str(shot), full_page=False)
                 assert not error_text, f"the lesson raised in the browser: {error_text[:1]}"
                 natural = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
