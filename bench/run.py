@@ -8,11 +8,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import cluster_bench
+import toolkit_bench
 
 
 def main() -> None:
     print("== cluster ==", flush=True)
     cluster_bench.run()
+    print("\n== toolkit ==", flush=True)
+    toolkit_bench.run()
 
 
 if __name__ == "__main__":

@@ -22,10 +22,10 @@ from labkit.settings import KAFKA_VERSION, Settings
 __version__ = "0.1.0"
 
 _LAZY = {
-    "produce": ("labkit.produce", "produce"),
-    "produce_all": ("labkit.produce", "produce_all"),
-    "read": ("labkit.read", "read"),
-    "replay": ("labkit.read", "replay"),
+    "produce": ("labkit.producer", "produce"),
+    "produce_all": ("labkit.producer", "produce_all"),
+    "read": ("labkit.reader", "read"),
+    "replay": ("labkit.reader", "replay"),
     "get_scenario": ("labkit.scenarios", "get_scenario"),
     "LiveChart": ("labkit.charts", "LiveChart"),
     "Service": ("labkit.services", "Service"),

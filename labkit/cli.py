@@ -164,6 +164,33 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_produce(args: argparse.Namespace) -> int:
+    from labkit.producer import produce
+    from labkit.scenarios import get_scenario
+
+    settings = {"seed": args.seed, "poison_fraction": args.poison}
+    scenario = get_scenario(args.scenario, limit=None,
+                            **{k: v for k, v in settings.items() if v is not None})
+    handle = produce(scenario, args.topic, rate=args.rate, seconds=args.seconds,
+                     limit=args.limit)
+    live = sys.stdout.isatty()  # a live line on a terminal, a line a second otherwise
+    stopped = False
+    try:
+        while not handle.wait(0.25 if live else 1.0):
+            line = f"sent {handle.sent}  acked {handle.acked}  failed {handle.failed}"
+            print(f"\r{line}   " if live else line, end="" if live else "\n", flush=True)
+    except KeyboardInterrupt:
+        stopped = True
+        print(("\n" if live else "") + "stopping (Ctrl-C): waiting for records in flight...",
+              flush=True)
+        handle.stop()
+    if live:
+        print()
+    print(("stopped: " if stopped else "done: ") + handle.summary(), flush=True)
+    handle.raise_for_errors()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labkit", description="The Kafka event-driven patterns lab")
     sub = p.add_subparsers(dest="command", required=True)
@@ -200,6 +227,16 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--port", type=int, default=8888)
     lab.add_argument("--notebooks", type=Path, default=NOTEBOOKS)
     lab.set_defaults(func=cmd_lab)
+    prod = sub.add_parser("produce", help="produce a scenario's events to a topic")
+    prod.add_argument("scenario", help="a scenario name, e.g. pizza or pizza-orders")
+    prod.add_argument("--topic", required=True)
+    prod.add_argument("--rate", type=float, default=None, help="events/s (default: full speed)")
+    prod.add_argument("--seconds", type=float, default=None, help="stop after S seconds")
+    prod.add_argument("--limit", type=int, default=None, help="stop after N events")
+    prod.add_argument("--seed", type=int, default=None, help="the scenario's seed")
+    prod.add_argument("--poison", type=float, default=None, metavar="F",
+                      help="fraction of poison pills (0 to 0.5)")
+    prod.set_defaults(func=cmd_produce)
     return p
 
 

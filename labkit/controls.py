@@ -86,7 +86,7 @@ class ProducerPanel(_Panel):
     """Start, pause, resume and stop a producer; a slider sets its rate.
 
     ``factory()`` starts a producer and returns its handle: anything with ``stop()``,
-    ``pause()``, ``resume()`` and a settable ``rate`` (like ``labkit.produce.produce``'s).
+    ``pause()``, ``resume()`` and a settable ``rate`` (like ``labkit.produce``'s).
     Its counters ``sent``/``acked``/``failed``/``bytes`` are shown where it has them.
     """
 

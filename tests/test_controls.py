@@ -59,7 +59,7 @@ def _after(ms: int) -> None:
 
 # -- producer ----------------------------------------------------------------------------------
 def test_producer_panel_drives_a_real_producer(cluster: labkit.Cluster, topic: str) -> None:
-    from labkit.produce import produce
+    from labkit.producer import produce
 
     cluster.fresh_topic(topic, partitions=3)
     panel = ProducerPanel(lambda: produce("pizza", topic, rate=20, seconds=120,

@@ -1,0 +1,450 @@
+"""Reading a topic back: into a DataFrame (:func:`read`) or folded into state (:func:`replay`).
+
+Both are bounded: they ``assign`` explicit offsets, stop at stop offsets fixed when called
+(``"end"`` = the high watermark then), and raise :class:`ReadTimeoutError` after ``timeout``.
+Partitions are read one after the other, each in offset order, so rows (and folds) come
+ordered by partition, then offset; the order per key, which is what matters, is the log's.
+
+Positions (``start``, ``stop``, ``until``) are, for every partition or as a dict
+``{partition: position}``: an offset (int; ``stop`` is exclusive, like a slice), a
+timezone-aware datetime (the first record at or after it, via ``offsets_for_times``),
+``"earliest"``, ``"latest"``/``"end"`` (the log end when called), or, for ``start`` with a
+``group``, ``"committed"`` (the group's committed offset; earliest where it has none).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from labkit.codec import decode_fast
+from labkit.deadletter import DeadLetters, bad_record, dead_letters
+from labkit.exceptions import ClusterTimeoutError, DecodeError, LabkitError, SettingsError
+from labkit.producer import client_logger, resolve_cluster
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from labkit.cluster import Cluster
+    from labkit.codec import DecodedEvent
+
+S = TypeVar("S")
+Position = int | datetime | str
+_BATCH = 10_000
+_PREFETCH = 2  # partitions fetched ahead of the one being read
+RESERVED = ("key", "type", "time", "partition", "offset", "timestamp", "headers")
+
+
+class UnknownTopicError(LabkitError):
+    """The topic (or a partition of it) does not exist."""
+
+
+class ReadTimeoutError(ClusterTimeoutError):
+    """A read or replay did not reach its stop offsets in time."""
+
+
+class CommitError(LabkitError):
+    """The group's offsets could not be committed."""
+
+
+class _Reader:
+    """One consumer that reads offset ranges, partition by partition."""
+
+    def __init__(self, cluster: Cluster, topic: str, *, group: str | None,
+                 extra_config: dict[str, Any] | None, timeout: float) -> None:
+        from confluent_kafka import Consumer
+
+        if not isinstance(topic, str) or not topic:
+            raise SettingsError(f"topic={topic!r} is not valid; give a topic name")
+        if group is not None and (not isinstance(group, str) or not group):
+            raise SettingsError(f"group={group!r} is not valid; give a group name or None")
+        self.topic = topic
+        self.group = group
+        self.deadline = time.monotonic() + timeout
+        self.timeout = timeout
+        conf = {"group.id": group or f"labkit-read-{uuid.uuid4().hex[:12]}",
+                "enable.auto.commit": False, "enable.auto.offset.store": False,
+                "enable.partition.eof": True, "auto.offset.reset": "earliest",
+                "max.partition.fetch.bytes": 8 << 20, "queued.min.messages": 1_000_000,
+                **(extra_config or {})}
+        self.conf = cluster.config(**conf, logger=client_logger)
+        self.consumer = Consumer(self.conf)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+    def _left(self) -> float:
+        return max(0.1, min(10.0, self.deadline - time.monotonic()))
+
+    def partitions(self, partitions: list[int] | None) -> list[int]:
+        md = self.consumer.list_topics(self.topic, timeout=self._left())
+        t = md.topics.get(self.topic)
+        if t is None or t.error is not None or not t.partitions:
+            raise UnknownTopicError(f"topic {self.topic!r} does not exist; create it (e.g. "
+                                    f"cluster.fresh_topic({self.topic!r})) or check the name")
+        known = sorted(t.partitions)
+        if partitions is None:
+            return known
+        wanted = [partitions] if isinstance(partitions, int) else list(partitions)
+        bad = [p for p in wanted if p not in known]
+        if bad:
+            raise UnknownTopicError(f"topic {self.topic!r} has no partition {bad[0]}; "
+                                    f"its partitions are {known}")
+        return sorted(set(wanted))
+
+    def ranges(self, parts: list[int], start: Any, stop: Any) -> dict[int, tuple[int, int]]:
+        """{partition: (first offset, stop offset)} for the partitions to read."""
+        from confluent_kafka import TopicPartition
+
+        if isinstance(start, dict):
+            unknown = [p for p in start if p not in parts]
+            if unknown:
+                raise UnknownTopicError(f"topic {self.topic!r} has no partition {unknown[0]} "
+                                        f"(start); its partitions are {parts}")
+            parts = [p for p in parts if p in start]
+        marks = {}
+        for p in parts:
+            marks[p] = self.consumer.get_watermark_offsets(
+                TopicPartition(self.topic, p), timeout=self._left(), cached=False)
+        firsts = self._resolve("start", start, marks)
+        stops = self._resolve("stop", stop, marks)
+        return {p: (firsts[p], max(firsts[p], stops[p])) for p in parts}
+
+    def _resolve(self, name: str, spec: Any, marks: dict[int, tuple[int, int]]) -> dict[int, int]:
+        from confluent_kafka import TopicPartition
+
+        per = {p: (spec.get(p, "end" if name == "stop" else "earliest")
+                   if isinstance(spec, dict) else spec) for p in marks}
+        times = {p: v for p, v in per.items() if isinstance(v, datetime)}
+        for v in times.values():
+            if v.tzinfo is None:
+                raise SettingsError(f"{name}={v!r} has no timezone; use e.g. "
+                                    "datetime.now(timezone.utc)")
+        found = {tp.partition: tp.offset for tp in self.consumer.offsets_for_times(
+            [TopicPartition(self.topic, p, int(t.timestamp() * 1000)) for p, t in times.items()],
+            timeout=self._left())} if times else {}
+        committed: dict[int, int] = {}
+        if any(v == "committed" for v in per.values()):
+            if name != "start" or self.group is None:
+                raise SettingsError(f"{name}='committed' needs start= and group=; "
+                                    "pass group='my-group'")
+            committed = {tp.partition: tp.offset for tp in self.consumer.committed(
+                [TopicPartition(self.topic, p) for p in marks], timeout=self._left())}
+        out = {}
+        for p, v in per.items():
+            low, high = marks[p]
+            if isinstance(v, datetime):
+                offset = found[p] if found[p] >= 0 else high
+            elif isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+                offset = v
+            elif v == "earliest":
+                offset = low
+            elif v in ("latest", "end"):
+                offset = high
+            elif v == "committed":
+                offset = committed[p] if committed[p] >= 0 else low
+            else:
+                raise SettingsError(
+                    f"{name}={v!r} is not valid; use an offset (int >= 0), a datetime, "
+                    "'earliest', 'latest', 'end' or (start with a group) 'committed'")
+            out[p] = max(low, min(offset, high))
+        return out
+
+    def batches(self, ranges: dict[int, tuple[int, int]]) -> Iterator[list[Any]]:
+        """Lists of messages in [first, stop) of each partition, partition after partition.
+        The next partitions are fetched meanwhile, each by a consumer of its own."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        todo = [(p, first, stop) for p, (first, stop) in ranges.items() if first < stop]
+        ahead: dict[int, Any] = {}
+        try:
+            for i, (p, _, stop) in enumerate(todo):
+                for q, q_first, _ in todo[i:i + 1 + _PREFETCH]:
+                    if q not in ahead:
+                        ahead[q] = Consumer(self.conf)
+                        ahead[q].assign([TopicPartition(self.topic, q, q_first)])
+                consumer = ahead.pop(p)
+                try:
+                    yield from self._partition(consumer, p, ranges[p][0], stop)
+                finally:
+                    consumer.close()
+        finally:
+            for consumer in ahead.values():
+                consumer.close()
+
+    def _partition(self, consumer: Any, p: int, first: int, stop: int) -> Iterator[list[Any]]:
+        from confluent_kafka import KafkaError, TopicPartition
+
+        topic, nxt = self.topic, first
+        while nxt < stop:
+            if time.monotonic() > self.deadline:
+                raise ReadTimeoutError(
+                    f"reading {topic!r} partition {p} reached offset {nxt} of {stop} within "
+                    f"{self.timeout:.0f} s; is the cluster up? pass a larger timeout=")
+            msgs = consumer.consume(min(_BATCH, stop - nxt), 0.5)
+            if not msgs:
+                if consumer.position([TopicPartition(topic, p)])[0].offset >= stop:
+                    return
+                continue
+            last = msgs[-1]
+            if last.error() is None and last.offset() < stop - 1:
+                nxt = last.offset() + 1
+                yield msgs
+                continue
+            keep = []
+            for m in msgs:  # the tail: an end-of-partition event or offsets past stop
+                err = m.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        nxt = stop
+                        continue
+                    raise LabkitError(f"reading {topic!r} partition {p}: {err.name()}: "
+                                      f"{err.str()}")
+                if m.offset() >= stop:
+                    nxt = stop
+                    break
+                keep.append(m)
+                nxt = m.offset() + 1
+            if keep:
+                yield keep
+
+    def commit(self, ranges: dict[int, tuple[int, int]]) -> None:
+        from confluent_kafka import KafkaException, TopicPartition
+
+        offsets = [TopicPartition(self.topic, p, stop) for p, (_, stop) in ranges.items()]
+        if not offsets:
+            return
+        try:
+            done = self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            raise CommitError(f"could not commit offsets for group {self.group!r} "
+                              f"({exc.args[0].str()}); if the group has running consumers, "
+                              "stop them or read as another group") from None
+        bad = [tp for tp in done or [] if tp.error is not None]
+        if bad:
+            raise CommitError(f"could not commit {self.topic!r} partition {bad[0].partition} "
+                              f"for group {self.group!r}: {bad[0].error.str()}")
+
+
+def _bar(total: int, topic: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit=" records", desc=topic, mininterval=0.5)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic GC while millions of short-lived dicts are made (it would rescan them all)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def read(
+    topic: str,
+    *,
+    group: str | None = None,
+    start: Position | dict[int, Position] = "earliest",
+    stop: Position | dict[int, Position] = "end",
+    partitions: int | list[int] | None = None,
+    decode: bool = True,
+    errors: str = "raise",
+    dead_letter_topic: str | None = None,
+    validate: bool = False,
+    cluster: Cluster | None = None,
+    extra_config: dict[str, Any] | None = None,
+    progress: bool = False,
+    timeout: float = 60.0,
+) -> pd.DataFrame:
+    """Read ``topic`` from ``start`` up to ``stop`` (exclusive) into a DataFrame.
+
+    Columns: ``key``, one per top-level data field (nested values stay objects), ``type``,
+    ``time`` (event time, ``ce_time``), ``partition``, ``offset``, ``timestamp`` (Kafka's,
+    UTC) and ``headers`` (a dict: name -> bytes); with ``decode=False``: ``key``, ``value``
+    (bytes), ``partition``, ``offset``, ``timestamp``, ``headers`` (the list of (name, bytes)
+    pairs exactly as Kafka gives them, repeated names included).
+
+    A record that does not decode raises DecodeError (``errors="raise"``), or with
+    ``errors="skip_to_dead_letter"`` goes to ``dead_letter_topic`` (``<topic>.dlq``): the
+    DataFrame leaves it out and ``df.attrs["dead_letters"]`` counts them. ``validate=True``
+    also checks each record's data against its model (slower).
+
+    ``group``: commit, as that group, the stop offsets once everything was read (the group
+    must have no running members); without it nothing is committed. ``start="committed"``
+    continues where the group left off.
+    """
+    cluster = resolve_cluster(cluster)
+    dead = dead_letters(cluster, topic, errors, dead_letter_topic)
+    reader = _Reader(cluster, topic, group=group, extra_config=extra_config, timeout=timeout)
+    try:
+        ranges = reader.ranges(reader.partitions(partitions), start, stop)
+        bar = _bar(sum(b - a for a, b in ranges.values()), topic) if progress else None
+        rows = _Rows(decode, validate)
+        with _gc_paused():
+            try:
+                for batch in reader.batches(ranges):
+                    rows.add(batch, topic, dead)
+                    if bar is not None:
+                        bar.update(len(batch))
+            finally:
+                if bar is not None:
+                    bar.close()
+            df = rows.frame()
+        if dead is not None:
+            dead.close()
+        if group is not None:
+            reader.commit(ranges)
+    finally:
+        reader.close()
+    df.attrs["topic"] = topic
+    df.attrs["dead_letters"] = dead.count if dead is not None else 0
+    if dead is not None:
+        df.attrs["dead_letter_topic"] = dead.topic
+    return df
+
+
+_DTYPES = {"integer": "Int64", "floating": "float64", "mixed-integer-float": "float64",
+           "boolean": "boolean"}
+
+
+def _data_columns(values: list[dict[str, Any]]) -> dict[str, Any]:
+    """One column per top-level field; whole numbers become Int64 (missing = <NA>)."""
+    import pandas as pd
+
+    data = pd.DataFrame(values, dtype=object)
+    out = {}
+    for name in data.columns:
+        dtype = _DTYPES.get(pd.api.types.infer_dtype(data[name], skipna=True))
+        out[name] = data[name] if dtype is None else data[name].astype(dtype)
+    return out
+
+
+class _Rows:
+    """Columns collected batch by batch, turned into one DataFrame at the end."""
+
+    def __init__(self, decode: bool, validate: bool) -> None:
+        self.decode, self.validate = decode, validate
+        self.cols: dict[str, list[Any]] = {
+            n: [] for n in ("key", "value", "type", "time", "partition", "offset",
+                            "timestamp", "headers")}
+
+    def _decoded(self, batch: list[Any], topic: str,
+                 dead: DeadLetters | None) -> tuple[list[Any], list[Any]]:
+        if not self.validate:
+            try:  # the fast path: a whole batch without a bad record
+                return batch, [decode_fast(m.value(), m.headers(), m.key()) for m in batch]
+            except DecodeError:
+                pass
+        good, events = [], []
+        for m in batch:
+            try:
+                ev = decode_fast(m.value(), m.headers(), m.key())
+                if self.validate:
+                    ev.model()
+            except DecodeError as exc:
+                bad_record(m, exc, topic, dead)
+                continue
+            good.append(m)
+            events.append(ev)
+        return good, events
+
+    def add(self, batch: list[Any], topic: str, dead: DeadLetters | None) -> None:
+        c = self.cols
+        if self.decode:
+            batch, events = self._decoded(batch, topic, dead)
+            c["value"] += [ev.data for ev in events]
+            c["type"] += [ev.type for ev in events]
+            headers = [dict(m.headers()) for m in batch]  # atomic values: the GC skips them
+            c["time"] += [h.get("ce_time") for h in headers]
+            c["headers"] += headers
+        else:
+            if any(m.error() is not None for m in batch):  # consumer events, not records
+                for m in batch:  # end of partition: skipped; any other error: raised
+                    if m.error() is not None:
+                        bad_record(m, DecodeError(""), topic, dead)
+                batch = [m for m in batch if m.error() is None]
+            c["value"] += [m.value() for m in batch]
+            c["headers"] += [m.headers() for m in batch]
+        c["key"] += [m.key() for m in batch]
+        c["partition"] += [m.partition() for m in batch]
+        c["offset"] += [m.offset() for m in batch]
+        c["timestamp"] += [m.timestamp() for m in batch]
+
+    def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        c = self.cols
+        stamps = [ms if kind else None for kind, ms in c["timestamp"]]
+        meta = {"partition": pd.array(c["partition"], dtype="int32"),
+                "offset": pd.array(c["offset"], dtype="int64"),
+                "timestamp": pd.to_datetime(pd.Series(stamps, dtype="float64"), unit="ms",
+                                            utc=True),
+                "headers": c["headers"]}
+        if not self.decode:
+            return pd.DataFrame({"key": c["key"], "value": c["value"], **meta})
+        keys = [None if k is None else k.decode("utf-8", "replace") for k in c["key"]]
+        fields = {(f"data.{n}" if n in RESERVED else n): col
+                  for n, col in _data_columns(c["value"]).items()}
+        times = [None if t is None else t.decode("utf-8", "replace") for t in c["time"]]
+        time_col = pd.to_datetime(pd.Series(times, dtype="object"), utc=True,
+                                  format="ISO8601", errors="coerce")
+        return pd.DataFrame({"key": keys, **fields, "type": c["type"], "time": time_col,
+                             **meta})
+
+
+def replay(
+    topic: str,
+    fold: Callable[[S, DecodedEvent], S],
+    initial: S,
+    *,
+    until: Position | dict[int, Position] | None = None,
+    cluster: Cluster | None = None,
+    on_state: Callable[[S, DecodedEvent], None] | None = None,
+    errors: str = "raise",
+    dead_letter_topic: str | None = None,
+    extra_config: dict[str, Any] | None = None,
+    timeout: float = 300.0,
+) -> S:
+    """Rebuild state: ``state = fold(state, event)`` for every record from the earliest
+    offset up to ``until`` (exclusive; None = the log end when called).
+
+    Events are :class:`~labkit.codec.DecodedEvent` (decoded once, fast: ``event.data`` is the
+    dict, ``event.model()`` validates). Order: partition by partition, each in offset order,
+    which keeps every key's order. ``on_state(state, event)`` is called after each fold.
+    Bad records raise DecodeError, or go to a dead-letter topic as in :func:`read`.
+    """
+    cluster = resolve_cluster(cluster)
+    dead = dead_letters(cluster, topic, errors, dead_letter_topic)
+    reader = _Reader(cluster, topic, group=None, extra_config=extra_config, timeout=timeout)
+    state = initial
+    try:
+        ranges = reader.ranges(reader.partitions(None), "earliest",
+                               "end" if until is None else until)
+        with _gc_paused():
+            for batch in reader.batches(ranges):
+                for m in batch:  # the hot loop: keep it lean
+                    try:
+                        event = decode_fast(m.value(), m.headers(), m.key())
+                    except DecodeError as exc:
+                        bad_record(m, exc, topic, dead)
+                        continue
+                    state = fold(state, event)
+                    if on_state is not None:
+                        on_state(state, event)
+        if dead is not None:
+            dead.close()
+    finally:
+        reader.close()
+    return state
+
+
+__all__ = ["CommitError", "ReadTimeoutError", "UnknownTopicError", "read", "replay"]

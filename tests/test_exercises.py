@@ -1,0 +1,57 @@
+"""The exercise convention, in a real kernel: %%solution runs only with LABKIT_SOLUTIONS=1, and
+then a failing check raises (so nbval catches a lesson whose solution stopped working)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(cells: list[str], solutions: bool,
+         monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    if solutions:
+        monkeypatch.setenv("LABKIT_SOLUTIONS", "1")
+    else:
+        monkeypatch.delenv("LABKIT_SOLUTIONS", raising=False)
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    return nb
+
+
+def _text(cell: nbformat.NotebookNode) -> str:
+    return "".join(o.get("text", "") or str(o.get("data", {}).get("text/plain", ""))
+                   for o in cell.outputs)
+
+
+def test_solution_cells_run_only_with_solutions_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    cells = ["import labkit\nanswer = None", "%%solution\nanswer = 42", "print('answer', answer)"]
+    hidden = _run(cells, solutions=False, monkeypatch=monkeypatch)
+    assert "runs only with LABKIT_SOLUTIONS=1" in _text(hidden.cells[1])
+    assert "answer None" in _text(hidden.cells[2])
+    shown = _run(cells, solutions=True, monkeypatch=monkeypatch)
+    assert "answer 42" in _text(shown.cells[2])
+
+
+def test_failing_check_hints_for_learners_and_raises_with_solutions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from labkit.check import CheckResult
+
+    cells = ["from labkit.check import CheckResult\n"
+             "CheckResult(False, 'topic x has 1 partition(s), expected 6', 'partition_count')"]
+    learner = _run(cells, solutions=False, monkeypatch=monkeypatch)
+    assert "✗ partition_count" in _text(learner.cells[0])
+    with pytest.raises(CellExecutionError, match="CheckFailed"):
+        _run(cells, solutions=True, monkeypatch=monkeypatch)
+    # outside a notebook kernel (this test process) checks never raise: they are values
+    monkeypatch.setenv("LABKIT_SOLUTIONS", "1")
+    assert not CheckResult(False, "differs", "x")
