@@ -30,7 +30,7 @@ lab: setup
 test: export LABKIT_SOLUTIONS ?= 1
 test: export LABKIT_TIME_SCALE ?= 0.5
 test: setup chromium
-	$(BIN)/ruff check labkit tests bench
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider $(PYTEST_ARGS)
 
 # The browser test drives Debian's chromium; install it where we can (root + apt), else it skips.
@@ -60,7 +60,7 @@ bench: setup
 	$(BIN)/python bench/run.py
 
 lint: setup
-	$(BIN)/ruff check labkit tests bench
+	$(BIN)/ruff check .
 
 clean: down
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

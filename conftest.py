@@ -7,10 +7,10 @@ it at the end only if it started it.
 
 from __future__ import annotations
 
-
 import pytest
 
 _STARTED: list[object] = []
+_NOTEBOOK_SECONDS: dict[str, float] = {}
 
 
 def _needs_cluster(item: pytest.Item) -> bool:
@@ -34,3 +34,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     while _STARTED:
         _STARTED.pop().down()  # type: ignore[attr-defined]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add up each notebook's cell times (nbval reports one item per cell)."""
+    path = report.nodeid.split("::", 1)[0]
+    if path.endswith(".ipynb"):
+        _NOTEBOOK_SECONDS[path] = _NOTEBOOK_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _NOTEBOOK_SECONDS:
+        terminalreporter.section("lesson run times (budget: 90 s each in CI)")
+        for path, seconds in sorted(_NOTEBOOK_SECONDS.items()):
+            flag = "" if seconds <= 90 else "  OVER BUDGET"
+            terminalreporter.write_line(f"{seconds:6.1f} s  {path}{flag}")

@@ -109,11 +109,12 @@ def test_leader_failover_and_rejoin(cluster: labkit.Cluster, topic: str) -> None
 
 
 @pytest.mark.slow
-def test_own_one_node_cluster_starts_and_stops_cleanly(own_home: Path) -> None:
-    with labkit.connect(nodes=1) as c:
-        assert c.started_here and len(c.nodes) == 1
+@pytest.mark.parametrize("nodes", [1, 3])
+def test_own_cluster_starts_and_stops_cleanly(own_home: Path, nodes: int) -> None:
+    with labkit.connect(nodes=nodes) as c:
+        assert c.started_here and len(c.nodes) == nodes
         pids = [n.pid for n in c.nodes]
-        assert c.broker_ids() == {1}
+        assert c.broker_ids() == set(range(1, nodes + 1))
         # a second connect() attaches instead of starting another cluster
         again = labkit.connect(start=False)
         assert again.bootstrap_servers == c.bootstrap_servers and not again.started_here
