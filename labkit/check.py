@@ -126,7 +126,9 @@ def read_topic(topic: str, cluster: Cluster | None = None, *, timeout: float = 6
     if not todo:
         return records
     conf = c.config(group_id=f"labkit-check-{uuid.uuid4().hex[:8]}", enable_auto_commit=False,
-                    enable_partition_eof=True, **(extra_config or {}))
+                    enable_partition_eof=True,
+                    # retention may move the log start meanwhile: then read from the new start
+                    auto_offset_reset="earliest", **(extra_config or {}))
     consumer = Consumer(conf)
     try:
         consumer.assign([TopicPartition(topic, p, marks[(topic, p)][0]) for p in todo])

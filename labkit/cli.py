@@ -251,6 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("labkit: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # e.g. the cluster refused a request: one line, no traceback
+        print(f"labkit: error: {type(exc).__name__}: {exc}. Hint: 'labkit status' shows the "
+              "cluster; 'labkit logs N' a node's log", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

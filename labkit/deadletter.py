@@ -69,13 +69,13 @@ class DeadLetters:
     def _start(self) -> Any:
         from confluent_kafka import Producer
 
-        from labkit.producer import client_logger
+        from labkit.producer import QUIET
 
         ensure_topic(self.cluster, self.topic)
         conf = {"enable.idempotence": True, "acks": "all", "linger.ms": 5,
                 "message.timeout.ms": 30_000, **(self.extra_config or {})}
         self._producer = Producer(self.cluster.config(**conf, on_delivery=self._delivered,
-                                                      logger=client_logger))
+                                                      **QUIET))
         return self._producer
 
     def _delivered(self, err: Any, msg: Any) -> None:

@@ -13,7 +13,6 @@ failures, ``delivery.report.only.error=true``): ``acked`` = sent - failed - stil
 from __future__ import annotations
 
 import itertools
-import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sized
@@ -35,10 +34,10 @@ FLUSH_TIMEOUT = 30.0
 
 _CHUNK = 2048  # records sent between checks of stop/pause/deadline at full speed
 
-client_logger = logging.getLogger("labkit.kafka")
-"""librdkafka's log lines of labkit's clients go here (silent unless logging is set up):
-failures reach the user as delivery errors or exceptions, not as stderr noise."""
-client_logger.addHandler(logging.NullHandler())
+QUIET: dict[str, Any] = {"log_level": 0}
+"""librdkafka logs nothing for labkit's own clients: failures reach the user as delivery
+errors or exceptions, not as stderr noise. (Not a Python logger: librdkafka would call it from
+its own threads, and a client collected there would be destroyed from its own thread.)"""
 
 
 class ProduceError(LabkitError):
@@ -122,7 +121,7 @@ class ProducerHandle:
             "message.timeout.ms": 60_000, "delivery.report.only.error": True,
             **(extra_config or {})}
         conf = resolve_cluster(cluster).config(**self.config, on_delivery=self._on_delivery,
-                                               error_cb=self._on_error, logger=client_logger)
+                                               error_cb=self._on_error, **QUIET)
         try:
             self._producer = Producer(conf)
         except KafkaException as exc:
@@ -158,9 +157,10 @@ class ProducerHandle:
     @property
     def acked(self) -> int:
         """Records the cluster acknowledged (acks=all); exact once the producer has stopped."""
-        if self._done.is_set():
+        producer = self._producer  # None once finished (the final count is then in _acked)
+        if self._done.is_set() or producer is None:
             return self._acked
-        in_flight = len(self._producer)
+        in_flight = len(producer)
         self._acked = max(self._acked, min(self._sent - self._failed - in_flight,
                                            self._sent - self._failed))
         return self._acked
@@ -207,7 +207,9 @@ class ProducerHandle:
         """Stop sending, wait (bounded) for the records in flight, return the handle."""
         self._stop = True
         self._paused = False
-        self._done.wait(timeout)
+        if not self._done.wait(timeout):
+            raise ProduceError(f"the producer to {self.topic!r} did not stop within "
+                               f"{timeout:.0f}s; {self.summary()}")
         return self
 
     def wait(self, timeout: float = 60.0) -> bool:
@@ -375,6 +377,7 @@ class ProducerHandle:
             self._ended = time.monotonic()
             if bar is not None:
                 bar.close()
+            self._producer = None  # no handle <-> producer cycle: destroyed here, by refcount
             self._done.set()
 
 

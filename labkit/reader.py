@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from labkit.codec import decode_fast
 from labkit.deadletter import DeadLetters, bad_record, dead_letters
 from labkit.exceptions import ClusterTimeoutError, DecodeError, LabkitError, SettingsError
-from labkit.producer import client_logger, resolve_cluster
+from labkit.producer import QUIET, resolve_cluster
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,7 +72,7 @@ class _Reader:
                 "enable.partition.eof": True, "auto.offset.reset": "earliest",
                 "max.partition.fetch.bytes": 8 << 20, "queued.min.messages": 1_000_000,
                 **(extra_config or {})}
-        self.conf = cluster.config(**conf, logger=client_logger)
+        self.conf = cluster.config(**conf, **QUIET)
         self.consumer = Consumer(self.conf)
 
     def close(self) -> None:
@@ -299,12 +299,12 @@ def read(
                 if bar is not None:
                     bar.close()
             df = rows.frame()
-        if dead is not None:
-            dead.close()
         if group is not None:
             reader.commit(ranges)
     finally:
         reader.close()
+        if dead is not None:
+            dead.close()  # even on failure: what was dead-lettered so far is delivered
     df.attrs["topic"] = topic
     df.attrs["dead_letters"] = dead.count if dead is not None else 0
     if dead is not None:
@@ -440,10 +440,10 @@ def replay(
                     state = fold(state, event)
                     if on_state is not None:
                         on_state(state, event)
-        if dead is not None:
-            dead.close()
     finally:
         reader.close()
+        if dead is not None:
+            dead.close()
     return state
 
 

@@ -13,6 +13,7 @@ lands in the wrong notebook cell, so everything a lesson shows is kept in attrib
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -54,7 +55,8 @@ class Service:
         self.handled = 0
         self.ignored = 0
         self.bad: list[str] = []  # events that could not be decoded (poison pills), why
-        self.errors: list[str] = []  # consumer or handler failures
+        self.errors: list[str] = []  # consumer or handler failures: the service stopped
+        self.warnings: list[str] = []  # passing client errors (retried by the client)
         self.positions: dict[int, int] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -79,33 +81,46 @@ class Service:
 
         conf = self.cluster.config(group_id=self.name, auto_offset_reset=self._start,
                                    enable_auto_commit=True, auto_commit_interval_ms=200,
+                                   # an offset is stored for commit only once it is handled
+                                   enable_auto_offset_store=False,
                                    # a crashed kernel's member leaves the group within seconds
                                    session_timeout_ms=6000, heartbeat_interval_ms=1000)
         conf.update(self._extra)
         consumer = Consumer(conf)
         consumer.subscribe([self.topic])
         self._stop.clear()
+        self._paused.clear()
         self._thread = threading.Thread(target=self._loop, args=(consumer,),
                                         name=f"service-{self.name}", daemon=True)
         self._thread.start()
         return self
 
     def _loop(self, consumer: Any) -> None:
+        paused = False
         try:
             while not self._stop.is_set():
-                if self._paused.is_set():
-                    time.sleep(0.05)
-                    continue
+                # pausing stops fetching but keeps polling, so the member stays in its group;
+                # re-applied every round, as a rebalance may hand over other partitions
+                want = self._paused.is_set()
+                if want:
+                    consumer.pause(consumer.assignment())
+                elif paused:
+                    consumer.resume(consumer.assignment())
+                paused = want
                 for msg in consumer.consume(500, timeout=0.2):
-                    if msg.error() is not None:
-                        self.errors.append(str(msg.error()))
+                    err = msg.error()
+                    if err is not None:
+                        if err.fatal():
+                            raise RuntimeError(str(err))
+                        self.warnings.append(str(err))  # e.g. a broker restarting: retried
                         continue
                     self._handle(msg)
+                    consumer.store_offsets(msg)
                     self.positions[msg.partition()] = msg.offset() + 1
         except Exception as exc:  # surfaced through .errors and raise_for_errors()
             self.errors.append(f"{type(exc).__name__}: {exc}")
         finally:
-            consumer.close()  # commits what was handled and leaves the group
+            consumer.close()  # commits the offsets of handled events and leaves the group
 
     def _handle(self, msg: Any) -> None:
         where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
@@ -137,48 +152,54 @@ class Service:
                 raise ServiceError(f"service {self.name!r} did not stop within {timeout:.0f}s")
         self._thread = None
 
-    def lag(self) -> int:
-        """Events in the topic this service has not handled yet (from its own positions)."""
-        from labkit.charts import offsets
+    def _progress(self) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+        """(log ends, committed offsets, handled positions) per partition; a partition with
+        nothing committed counts from the log start."""
+        from labkit.charts import committed, offsets
 
         ends = offsets(self.cluster, self.topic)
-        return int(sum(max(0, end - self.positions.get(int(p), 0)) for p, end in ends.items()))
+        starts = offsets(self.cluster, self.topic, spec="earliest")
+        if any(math.isnan(v) for v in (*ends.values(), *starts.values())):
+            raise ServiceError(f"a partition of {self.topic!r} has no leader right now; "
+                               "try again in a moment")
+        done = committed(self.cluster, self.name, self.topic)
+        commit = {p: int(done[p]) if done.get(p) is not None else int(starts[p]) for p in ends}
+        handled = {p: self.positions.get(p, commit[p]) for p in ends}
+        return {p: int(e) for p, e in ends.items()}, commit, handled
+
+    def lag(self) -> int:
+        """Events in the topic this service has not handled yet."""
+        ends, _commit, handled = self._progress()
+        return sum(max(0, ends[p] - handled[p]) for p in ends)
 
     def committed_lag(self) -> int:
         """Events after the offsets the group has committed (what Kafka's tools show)."""
-        from labkit.charts import committed, offsets
-
-        done = committed(self.cluster, self.name, self.topic)
-        ends = offsets(self.cluster, self.topic)
-        starts = offsets(self.cluster, self.topic, spec="earliest")
-        return int(sum(max(0, end - (done.get(p) if done.get(p) is not None else starts[p]))
-                       for p, end in ends.items()))
+        ends, commit, _handled = self._progress()
+        return sum(max(0, ends[p] - commit[p]) for p in ends)
 
     def wait_until_caught_up(self, timeout: float = 30.0) -> None:
         """Block until the service has handled and committed everything that was in the topic
-        when called (events that arrive meanwhile may still be in flight); bounded."""
-        from labkit.charts import committed, offsets
-
-        target = offsets(self.cluster, self.topic)
-        starts = offsets(self.cluster, self.topic, spec="earliest")
-
-        def behind() -> int:
-            done = committed(self.cluster, self.name, self.topic)
-            missing = 0
-            for p, end in target.items():
-                commit = done.get(p) if done.get(p) is not None else starts[p]
-                handled = self.positions.get(p, commit)  # untouched partitions: done before
-                missing += max(0, end - handled) + max(0, end - commit)
-            return missing
-
+        when called (events that arrive meanwhile may still be in flight); bounded. A
+        partition briefly without a leader (a node restarting) is waited for too."""
         deadline = time.monotonic() + timeout
-        while (left := behind()) > 0:
+        target: dict[int, int] | None = None
+        left: int | str = "?"
+        while True:
             self.raise_for_errors()
             if not self.running:
                 raise ServiceError(f"service {self.name!r} is not running; start() it first")
+            try:
+                ends, commit, handled = self._progress()
+                target = target or ends
+                left = sum(max(0, end - handled[p]) + max(0, end - commit[p])
+                           for p, end in target.items())
+                if left == 0:
+                    return
+            except ServiceError as exc:  # no leader for a moment
+                left = str(exc)
             if time.monotonic() > deadline:
-                raise ServiceError(f"service {self.name!r} is still {left} events short of "
-                                   f"the log end after {timeout:.0f}s")
+                raise ServiceError(f"service {self.name!r} has not caught up after "
+                                   f"{timeout:.0f}s ({left} events short)")
             time.sleep(0.1)
 
     def raise_for_errors(self) -> None:

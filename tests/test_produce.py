@@ -142,6 +142,7 @@ def test_a_failing_source_is_surfaced(cluster: labkit.Cluster, topic: str) -> No
         yield from get_scenario("pizza", limit=3)
         raise RuntimeError("the generator broke")
 
+    cluster.fresh_topic(topic, partitions=1)
     h = produce(broken(), topic, cluster=cluster)
     assert h.wait(60)
     assert h.acked == 3

@@ -95,17 +95,24 @@ def fresh_topic(
     rf = replication_factor or min(3, len(cluster.nodes))
     new = NewTopic(name, partitions, rf, config=dict(config or {}))
 
-    def created() -> bool:
+    # a topic deleted a moment ago can be refused for a short while: retry until accepted;
+    # a bad setting is a definite answer, reported at once
+    deadline = time.monotonic() + timeout
+    while True:
         fut = cluster.admin().create_topics([new], operation_timeout=timeout)[name]
         try:
             fut.result(timeout=timeout)
+            break
         except Exception as exc:
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise
-        return True
-
-    # a topic deleted a moment ago can be refused for a short while: retry until accepted
-    cluster.wait_for(f"topic {name!r} to be created", created, timeout=timeout)
+            text = str(exc)
+            if "TOPIC_ALREADY_EXISTS" in text:
+                break
+            if "INVALID_CONFIG" in text or "INVALID_REPLICATION" in text or "POLICY" in text:
+                raise LabkitError(f"topic {name!r} cannot be created: {text}") from None
+            if time.monotonic() > deadline:
+                raise LabkitError(f"topic {name!r} was not created within {timeout:.0f}s: "
+                                  f"{text}") from None
+        time.sleep(0.2)
 
     def led() -> bool:
         t = cluster.admin().list_topics(topic=name, timeout=5).topics[name]

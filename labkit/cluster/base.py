@@ -30,6 +30,7 @@ class NodeInfo:
 
 
 _CALLBACK_KEYS = {
+    "log_level",  # librdkafka's own name, with an underscore
     "error_cb",
     "throttle_cb",
     "stats_cb",
@@ -111,10 +112,9 @@ class Cluster(ABC):
         if self._admin is None:
             from confluent_kafka.admin import AdminClient
 
-            from labkit.cluster.readiness import quiet_logger
-
             # labkit's own admin client: its reconnect attempts while nodes stop are noise
-            self._admin = AdminClient({**self.config(), "logger": quiet_logger})
+            # (log_level 0, not a Python logger: librdkafka would call it from its threads)
+            self._admin = AdminClient({**self.config(), "log_level": 0})
         return self._admin
 
     def broker_ids(self, timeout: float = 5.0) -> set[int]:

@@ -3,7 +3,6 @@ created and written with ``acks=all``. Never a sleep."""
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,7 +31,7 @@ def wait_until_ready(
 
     start = time.monotonic()
     deadline = start + timeout
-    quiet = {**config, "logger": quiet_logger}
+    quiet = {**config, "log_level": 0}  # connection refusals while nodes start: noise
     admin = AdminClient(quiet)
     stage = f"the metadata to list brokers {sorted(expected)}"
     seen: set[int] = set()
@@ -85,10 +84,6 @@ def wait_until_ready(
         time.sleep(0.2)
 
 
-# librdkafka logs connection refusals to stderr while nodes come up: keep a start quiet.
-quiet_logger = logging.getLogger("labkit.readiness.librdkafka")
-quiet_logger.addHandler(logging.NullHandler())
-quiet_logger.propagate = False
 
 
 def _check_deadline(

@@ -163,3 +163,12 @@ def test_stale_state_file_is_cleaned_and_a_new_cluster_starts(own_home: Path) ->
     assert read_state(settings) is None  # the stale file is gone
     with labkit.connect(nodes=1) as c:
         assert c.started_here
+
+
+def test_a_bad_topic_setting_is_reported_at_once(cluster: labkit.Cluster, topic: str) -> None:
+    from labkit.exceptions import LabkitError
+
+    t0 = time.monotonic()
+    with pytest.raises(LabkitError, match=f"topic '{topic}' cannot be created"):
+        cluster.fresh_topic(topic, cleanup_policy="sometimes")
+    assert time.monotonic() - t0 < 10  # not retried until a timeout
