@@ -47,6 +47,26 @@ def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture()
+def group(cluster: labkit.Cluster) -> Iterator[str]:
+    """A fresh consumer group name, deleted after the test."""
+    from labkit.cluster.admin import delete_groups
+
+    name = f"test-group-{uuid.uuid4().hex[:8]}"
+    yield name
+    delete_groups(cluster, [name])
+
+
+def produce_records(cluster: labkit.Cluster, topic: str, records: list[dict]) -> None:
+    """Produce raw records (``Producer.produce`` keyword arguments) and wait for the acks."""
+    from confluent_kafka import Producer
+
+    producer = Producer(cluster.config(acks="all", linger_ms=5))
+    for r in records:
+        producer.produce(topic, **r)
+    assert producer.flush(30) == 0
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None,
             timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """Run ``labkit ARGS`` in a new process, as a user would."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 
 import pandas as pd
 import pytest
@@ -14,24 +13,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 import labkit
 from labkit import check
-from labkit.cluster.admin import delete_groups
 from labkit.exceptions import CheckFailed, LabkitError
+from tests.conftest import produce_records
 
 pytestmark = pytest.mark.cluster
-
-
-def produce(cluster: labkit.Cluster, topic: str, records: list[dict]) -> None:
-    producer = Producer(cluster.config(acks="all", linger_ms=5))
-    for r in records:
-        producer.produce(topic, **r)
-    assert producer.flush(30) == 0
-
-
-@pytest.fixture()
-def group(cluster: labkit.Cluster) -> Iterator[str]:
-    name = f"test-group-{uuid.uuid4().hex[:8]}"
-    yield name
-    delete_groups(cluster, [name])
 
 
 def test_check_result_shows_a_tick_or_the_hint() -> None:
@@ -53,7 +38,7 @@ def test_compacted_latest_fails_until_compaction_then_passes(cluster: labkit.Clu
     old = int(time.time() * 1000) - 600_000
     history = [("c-1", {"n": 1}), ("c-2", {"n": 1}), ("c-1", {"n": 2}), ("c-3", {"n": 1}),
                ("c-2", {"n": 5}), ("c-3", None)]  # c-3 ends deleted by a tombstone
-    produce(cluster, topic, [{"key": k, "value": None if v is None else json.dumps(v),
+    produce_records(cluster, topic, [{"key": k, "value": None if v is None else json.dumps(v),
                               "timestamp": old + i} for i, (k, v) in enumerate(history)])
     latest = {"c-1": {"n": 2}, "c-2": {"n": 5}}
 
@@ -78,7 +63,7 @@ def test_compacted_latest_fails_until_compaction_then_passes(cluster: labkit.Clu
     assert "key 'c-2': not expected, topic has '{\"n\": 5}'" in extra.message
 
     # a record ten minutes newer rolls the segment; the cleaner then compacts the old one
-    produce(cluster, topic, [{"key": "c-4", "value": json.dumps({"n": 1})}])
+    produce_records(cluster, topic, [{"key": "c-4", "value": json.dumps({"n": 1})}])
     cluster.wait_for("the cleaner to compact the rolled segment", lambda: check.compacted_latest(
         topic, cluster=cluster).passed, timeout=60, interval=1.0)
     done = check.compacted_latest(topic, {**latest, "c-4": {"n": 1}}, unique=True,
@@ -100,7 +85,8 @@ def test_compacted_latest_bad_input_and_missing_topic(cluster: labkit.Cluster) -
 def test_committed_compares_with_the_groups_offsets(cluster: labkit.Cluster, topic: str,
                                                    group: str) -> None:
     cluster.fresh_topic(topic, partitions=2)
-    produce(cluster, topic, [{"value": b"x", "partition": p} for p in (0, 1) for _ in range(4)])
+    produce_records(cluster, topic,
+                    [{"value": b"x", "partition": p} for p in (0, 1) for _ in range(4)])
     absent = check.committed(group, topic, 4, cluster=cluster)
     assert not absent.passed and f"group {group!r} does not exist" in absent.message
 
@@ -164,7 +150,7 @@ def test_topic_config_partition_count_and_messages(cluster: labkit.Cluster, topi
     assert few.message == f"topic {topic!r} has 3 partition(s), expected 6"
 
     assert check.messages_in_topic(topic, 0, cluster=cluster).passed
-    produce(cluster, topic, [{"key": f"k{i}", "value": b"v", "partition": i % 3}
+    produce_records(cluster, topic, [{"key": f"k{i}", "value": b"v", "partition": i % 3}
                              for i in range(7)])
     assert check.messages_in_topic(topic, 7, cluster=cluster).passed
     short = check.messages_in_topic(topic, 10, cluster=cluster)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,18 +12,10 @@ from confluent_kafka import Producer
 
 import labkit
 from labkit.charts import committed, offsets
-from labkit.cluster.admin import delete_groups
 from labkit.controls import BrokerPanel, ConsumerPanel, ControlError, ProducerPanel, TimeTravel
 from labkit.scenarios import get_scenario
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture()
-def group(cluster: labkit.Cluster) -> Iterator[str]:
-    name = f"test-group-{uuid.uuid4().hex[:8]}"
-    yield name
-    delete_groups(cluster, [name])
 
 
 def _produce(cluster: labkit.Cluster, topic: str, records: list[tuple[Any, Any, Any]]

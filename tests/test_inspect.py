@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import pandas as pd
 import pytest
@@ -12,29 +11,15 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 import labkit
 from labkit import inspect as ins
-from labkit.cluster.admin import delete_groups
 from labkit.exceptions import NotSupportedError
+from tests.conftest import produce_records
 
 pytestmark = pytest.mark.cluster
-
-
-def produce(cluster: labkit.Cluster, topic: str, records: list[dict]) -> None:
-    producer = Producer(cluster.config(acks="all", linger_ms=5))
-    for r in records:
-        producer.produce(topic, **r)
-    assert producer.flush(30) == 0
 
 
 def nones(column: pd.Series) -> list:
     """The column's values with missing ones (NaN in pandas' str dtype) as None."""
     return [None if pd.isna(v) else v for v in column]
-
-
-@pytest.fixture()
-def group(cluster: labkit.Cluster) -> Iterator[str]:
-    name = f"test-group-{uuid.uuid4().hex[:8]}"
-    yield name
-    delete_groups(cluster, [name])
 
 
 def test_topics_and_partitions_match_what_was_produced(cluster: labkit.Cluster,
@@ -43,7 +28,7 @@ def test_topics_and_partitions_match_what_was_produced(cluster: labkit.Cluster,
     cluster.fresh_topic(topic, partitions=3, cleanup_policy="compact,delete",
                         retention_ms="123456")
     counts = {0: 2, 1: 3, 2: 5}
-    produce(cluster, topic, [{"key": f"k{p}-{i}", "value": b"v", "partition": p}
+    produce_records(cluster, topic, [{"key": f"k{p}-{i}", "value": b"v", "partition": p}
                              for p, n in counts.items() for i in range(n)])
     # move partition 0's log-start offset: low must follow it
     fut = cluster.admin().delete_records([TopicPartition(topic, 0, 1)])
@@ -86,7 +71,7 @@ def test_groups_and_lag_equal_high_minus_committed(cluster: labkit.Cluster, topi
                                                    group: str) -> None:
     cluster.fresh_topic(topic, partitions=3)
     counts = {0: 4, 1: 6, 2: 3}
-    produce(cluster, topic, [{"value": b"x", "partition": p}
+    produce_records(cluster, topic, [{"value": b"x", "partition": p}
                              for p, n in counts.items() for _ in range(n)])
     consumer = Consumer(cluster.config(group_id=group, enable_auto_commit=False,
                                        auto_offset_reset="earliest"))
@@ -162,7 +147,7 @@ def test_segments_and_dump_show_the_produced_records(cluster: labkit.Cluster,
     special[3]["value"] = b"line 1\nline 2"
     special[4]["value"] = None  # a tombstone
     for burst in bursts:
-        produce(cluster, topic, burst)
+        produce_records(cluster, topic, burst)
 
     segs = ins.segments(topic, 0, cluster)
     assert list(segs.columns) == ["file", "base_offset", "last_offset", "records", "size",

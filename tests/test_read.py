@@ -124,8 +124,9 @@ def test_bounded_on_an_empty_topic(cluster: labkit.Cluster, topic: str) -> None:
 def test_bounded_while_a_producer_is_writing(cluster: labkit.Cluster, topic: str) -> None:
     cluster.fresh_topic(topic, partitions=3)
     with produce("pizza", topic, rate=300, cluster=cluster) as h:
-        while h.acked < 100:
-            assert h.wait(0.05) is False
+        cluster.wait_for("100 acknowledged events", lambda: h.acked >= 100, timeout=30,
+                         interval=0.05)
+        assert h.running
         acked_before = h.acked
         df = read(topic, cluster=cluster, timeout=30)  # "end" = the log end when called
         assert len(df) >= acked_before
