@@ -285,36 +285,27 @@ def partitions(cluster: Cluster, topic: str, *, timeout: float = 5.0) -> list[in
     return sorted(t.partitions)
 
 
-def offsets(cluster: Cluster, topic: str, *, spec: str = "latest",
-            timeout: float = 5.0) -> dict[int, float]:
+def offsets(cluster: Cluster, topic: str, *, spec: str = "latest") -> dict[int, float]:
     """The ``latest`` (log-end, high watermark) or ``earliest`` offset of every partition;
-    NaN for a partition that did not answer (e.g. its leader is down)."""
-    from confluent_kafka import TopicPartition
-    from confluent_kafka.admin import OffsetSpec
+    NaN for a partition that did not answer (e.g. its leader is down). One sample, no retry:
+    built on :func:`labkit.inspect.watermarks`."""
+    import pandas as pd
 
-    which = OffsetSpec.latest() if spec == "latest" else OffsetSpec.earliest()
-    request = {TopicPartition(topic, p): which for p in partitions(cluster, topic)}
-    futures = cluster.admin().list_offsets(request, request_timeout=timeout)
-    out: dict[int, float] = {}
-    for tp, fut in futures.items():
-        try:
-            out[tp.partition] = float(fut.result(timeout=timeout).offset)
-        except _sample_errors():
-            out[tp.partition] = math.nan
-    return dict(sorted(out.items()))
+    from labkit.inspect import watermarks
+
+    marks = watermarks(cluster, [(topic, p) for p in partitions(cluster, topic)], settle=0)
+    side = 1 if spec == "latest" else 0
+    return {p: (math.nan if pd.isna(mark[side]) else float(mark[side]))
+            for (_t, p), mark in sorted(marks.items())}
 
 
-def committed(cluster: Cluster, group: str, topic: str, *,
-              timeout: float = 5.0) -> dict[int, int | None]:
-    """The offsets ``group`` committed on ``topic`` (None where it has committed none)."""
-    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+def committed(cluster: Cluster, group: str, topic: str) -> dict[int, int | None]:
+    """The offsets ``group`` committed on ``topic`` (None where it has committed none);
+    built on :func:`labkit.inspect.committed_offsets`."""
+    from labkit.inspect import committed_offsets
 
-    request = ConsumerGroupTopicPartitions(
-        group, [TopicPartition(topic, p) for p in partitions(cluster, topic)])
-    futures = cluster.admin().list_consumer_group_offsets([request], request_timeout=timeout)
-    result = futures[group].result(timeout=timeout)
-    return {tp.partition: (tp.offset if tp.offset >= 0 else None)
-            for tp in result.topic_partitions}
+    done = committed_offsets(cluster, group)
+    return {p: done.get((topic, p)) for p in partitions(cluster, topic)}
 
 
 def _topics(topics: str | Iterable[str]) -> list[str]:
