@@ -195,6 +195,8 @@ def run(per_run: int = 40_000, *, rounds: int = 5, replay_n: int = 1_000_000) ->
     finally:
         existing = cluster.admin().list_topics(timeout=10).topics
         delete_topics(cluster, [t for t in (topic, big) if t in existing], timeout=60)
+        if cluster.started_here:  # leave the machine as we found it
+            cluster.down()
     return out
 
 
