@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from labkit.cluster import resolve
 from labkit.exceptions import LabkitError
 
 if TYPE_CHECKING:
@@ -267,14 +268,6 @@ class LiveChart:
 
 
 # -- where the numbers come from ---------------------------------------------------------------
-def _cluster(cluster: Cluster | None) -> Cluster:
-    if cluster is not None:
-        return cluster
-    from labkit.cluster import connect
-
-    return connect()
-
-
 def partitions(cluster: Cluster, topic: str, *, timeout: float = 5.0) -> list[int]:
     """The partition numbers of ``topic``; ChartError if it does not exist."""
     md = cluster.admin().list_topics(topic=topic, timeout=timeout)
@@ -285,18 +278,23 @@ def partitions(cluster: Cluster, topic: str, *, timeout: float = 5.0) -> list[in
     return sorted(t.partitions)
 
 
-def offsets(cluster: Cluster, topic: str, *, spec: str = "latest") -> dict[int, float]:
-    """The ``latest`` (log-end, high watermark) or ``earliest`` offset of every partition;
-    NaN for a partition that did not answer (e.g. its leader is down). One sample, no retry:
-    built on :func:`labkit.inspect.watermarks`."""
+def _marks(cluster: Cluster, topic: str) -> dict[int, tuple[float, float]]:
+    """(log start, log end) per partition, NaN where a partition did not answer: one request
+    per side, no retry (built on :func:`labkit.inspect.watermarks`)."""
     import pandas as pd
 
     from labkit.inspect import watermarks
 
     marks = watermarks(cluster, [(topic, p) for p in partitions(cluster, topic)], settle=0)
-    side = 1 if spec == "latest" else 0
-    return {p: (math.nan if pd.isna(mark[side]) else float(mark[side]))
+    return {p: tuple(math.nan if pd.isna(v) else float(v) for v in mark)  # type: ignore[misc]
             for (_t, p), mark in sorted(marks.items())}
+
+
+def offsets(cluster: Cluster, topic: str, *, spec: str = "latest") -> dict[int, float]:
+    """The ``latest`` (log-end, high watermark) or ``earliest`` offset of every partition;
+    NaN for a partition that did not answer (e.g. its leader is down)."""
+    side = 1 if spec == "latest" else 0
+    return {p: mark[side] for p, mark in _marks(cluster, topic).items()}
 
 
 def committed(cluster: Cluster, group: str, topic: str) -> dict[int, int | None]:
@@ -306,6 +304,15 @@ def committed(cluster: Cluster, group: str, topic: str) -> dict[int, int | None]
 
     done = committed_offsets(cluster, group)
     return {p: done.get((topic, p)) for p in partitions(cluster, topic)}
+
+
+def group_progress(cluster: Cluster, group: str,
+                   topic: str) -> dict[int, tuple[float, float]]:
+    """(log end, group position) per partition: the position is the committed offset, or the
+    log start where the group has committed nothing. Lag is their difference."""
+    marks, done = _marks(cluster, topic), committed(cluster, group, topic)
+    return {p: (end, float(done[p]) if done.get(p) is not None else start)
+            for p, (start, end) in marks.items()}
 
 
 def _topics(topics: str | Iterable[str]) -> list[str]:
@@ -319,7 +326,7 @@ def _topics(topics: str | Iterable[str]) -> list[str]:
 def throughput(topics: str | Iterable[str], *, cluster: Cluster | None = None,
                interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
     """Events per second written to each topic (change of the summed high watermarks)."""
-    c, names = _cluster(cluster), _topics(topics)
+    c, names = resolve(cluster, start=True), _topics(topics)
     for t in names:
         partitions(c, t)
 
@@ -333,7 +340,7 @@ def throughput(topics: str | Iterable[str], *, cluster: Cluster | None = None,
 def log_end_offsets(topic: str, *, cluster: Cluster | None = None,
                     interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
     """The log-end offset (high watermark) of every partition of ``topic``."""
-    c = _cluster(cluster)
+    c = resolve(cluster, start=True)
     partitions(c, topic)
     chart = LiveChart(title=f"log-end offsets of {topic!r}", ylabel="offset",
                       interval=interval, window=window)
@@ -344,14 +351,11 @@ def lag_chart(group: str, topic: str, *, cluster: Cluster | None = None,
               interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
     """Consumer lag of ``group`` per partition of ``topic``: log-end offset minus committed
     offset (minus the earliest offset where the group has committed nothing yet)."""
-    c = _cluster(cluster)
+    c = resolve(cluster, start=True)
     partitions(c, topic)
 
     def lag() -> dict[str, float]:
-        done, end = committed(c, group, topic), offsets(c, topic)
-        start = offsets(c, topic, spec="earliest") if None in done.values() else {}
-        return {f"p{p}": e - (done.get(p) if done.get(p) is not None else start.get(p, 0.0))
-                for p, e in end.items()}
+        return {f"p{p}": end - pos for p, (end, pos) in group_progress(c, group, topic).items()}
 
     chart = LiveChart(title=f"lag of group {group!r} on {topic!r}", ylabel="events behind",
                       interval=interval, window=window)
@@ -361,7 +365,7 @@ def lag_chart(group: str, topic: str, *, cluster: Cluster | None = None,
 def isr_sizes(topic: str, *, cluster: Cluster | None = None,
               interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
     """How many replicas of each partition of ``topic`` are in sync."""
-    c = _cluster(cluster)
+    c = resolve(cluster, start=True)
     partitions(c, topic)
 
     def sizes() -> dict[str, int]:

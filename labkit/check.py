@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 
+from labkit.cluster import resolve
 from labkit.exceptions import CheckFailed, ClusterTimeoutError, LabkitError
 from labkit.inspect import (
     TIMEOUT,
     NotFoundError,
     committed_offsets,
     find_topic,
-    resolve,
     topic_configs,
     watermarks,
 )

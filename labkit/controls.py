@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from labkit.cluster import resolve
 from labkit.exceptions import LabkitError
 
 if TYPE_CHECKING:
@@ -27,14 +28,6 @@ if TYPE_CHECKING:
 
 class ControlError(LabkitError):
     """A lab control was used in a way that cannot work right now."""
-
-
-def _cluster(cluster: Cluster | None) -> Cluster:
-    if cluster is not None:
-        return cluster
-    from labkit.cluster import connect
-
-    return connect()
 
 
 class _Panel:
@@ -184,7 +177,7 @@ class ConsumerPanel(_Panel):
         import ipywidgets as w
 
         super().__init__()
-        self.cluster = _cluster(cluster)
+        self.cluster = resolve(cluster, start=True)
         self.topic, self.group, self.on_record = topic, group, on_record
         self.max_seconds = max_seconds
         self.config = self.cluster.config(group_id=group, auto_offset_reset=auto_offset_reset,
@@ -351,7 +344,7 @@ class BrokerPanel(_Panel):
         import ipywidgets as w
 
         super().__init__()
-        self.cluster = _cluster(cluster)
+        self.cluster = resolve(cluster, start=True)
         self.topic = topic
         self.table: pd.DataFrame | None = None
         self.table_html = w.HTML()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from labkit.cluster import resolve
 from labkit.exceptions import LabkitError, NotSupportedError
 
 if TYPE_CHECKING:
@@ -32,15 +33,6 @@ SETTLE = 3.0  # seconds a just-created topic may take to reach every broker's me
 
 class NotFoundError(LabkitError):
     """A topic, partition, group, node or segment the cluster does not have."""
-
-
-def resolve(cluster: Cluster | None) -> Cluster:
-    """``cluster``, or the running lab cluster (never starts one)."""
-    if cluster is not None:
-        return cluster
-    import labkit
-
-    return labkit.connect(start=False)
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str], ints: tuple[str, ...] = (),

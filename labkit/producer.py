@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Iterator, Sized
 from typing import TYPE_CHECKING, Any
 
+from labkit.cluster import resolve
 from labkit.codec import EncodedRecord, encode_fast
 from labkit.events import Event
 from labkit.exceptions import LabkitError, SettingsError
@@ -42,15 +43,6 @@ its own threads, and a client collected there would be destroyed from its own th
 
 class ProduceError(LabkitError):
     """Records could not be delivered (the message names the topic and the broker's error)."""
-
-
-def resolve_cluster(cluster: Cluster | None) -> Cluster:
-    """``cluster``, or the running lab cluster (ClusterNotRunningError if there is none)."""
-    if cluster is not None:
-        return cluster
-    from labkit.cluster import connect
-
-    return connect(start=False)
 
 
 def _as_record(item: Any) -> EncodedRecord:
@@ -120,7 +112,7 @@ class ProducerHandle:
             "enable.idempotence": True, "acks": "all", "linger.ms": 5,
             "message.timeout.ms": 60_000, "delivery.report.only.error": True,
             **(extra_config or {})}
-        conf = resolve_cluster(cluster).config(**self.config, on_delivery=self._on_delivery,
+        conf = resolve(cluster).config(**self.config, on_delivery=self._on_delivery,
                                                error_cb=self._on_error, **QUIET)
         try:
             self._producer = Producer(conf)

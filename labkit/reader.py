@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from labkit.cluster import resolve
 from labkit.codec import decode_fast
 from labkit.deadletter import DeadLetters, bad_record, dead_letters
 from labkit.exceptions import ClusterTimeoutError, DecodeError, LabkitError, SettingsError
-from labkit.producer import QUIET, resolve_cluster
+from labkit.producer import QUIET
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -282,7 +283,7 @@ def read(
     must have no running members); without it nothing is committed. ``start="committed"``
     continues where the group left off.
     """
-    cluster = resolve_cluster(cluster)
+    cluster = resolve(cluster)
     dead = dead_letters(cluster, topic, errors, dead_letter_topic)
     reader = _Reader(cluster, topic, group=group, extra_config=extra_config, timeout=timeout)
     try:
@@ -422,7 +423,7 @@ def replay(
     which keeps every key's order. ``on_state(state, event)`` is called after each fold.
     Bad records raise DecodeError, or go to a dead-letter topic as in :func:`read`.
     """
-    cluster = resolve_cluster(cluster)
+    cluster = resolve(cluster)
     dead = dead_letters(cluster, topic, errors, dead_letter_topic)
     reader = _Reader(cluster, topic, group=None, extra_config=extra_config, timeout=timeout)
     state = initial

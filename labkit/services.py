@@ -64,10 +64,9 @@ class Service:
 
     @property
     def cluster(self) -> Cluster:
-        if self._cluster is None:
-            from labkit.cluster import connect
+        from labkit.cluster import resolve
 
-            self._cluster = connect()
+        self._cluster = resolve(self._cluster, start=True)
         return self._cluster
 
     @property
@@ -155,17 +154,16 @@ class Service:
     def _progress(self) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
         """(log ends, committed offsets, handled positions) per partition; a partition with
         nothing committed counts from the log start."""
-        from labkit.charts import committed, offsets
+        from labkit.charts import group_progress
 
-        ends = offsets(self.cluster, self.topic)
-        starts = offsets(self.cluster, self.topic, spec="earliest")
-        if any(math.isnan(v) for v in (*ends.values(), *starts.values())):
+        progress = group_progress(self.cluster, self.name, self.topic)
+        if any(math.isnan(v) for pair in progress.values() for v in pair):
             raise ServiceError(f"a partition of {self.topic!r} has no leader right now; "
                                "try again in a moment")
-        done = committed(self.cluster, self.name, self.topic)
-        commit = {p: int(done[p]) if done.get(p) is not None else int(starts[p]) for p in ends}
+        ends = {p: int(end) for p, (end, _pos) in progress.items()}
+        commit = {p: int(pos) for p, (_end, pos) in progress.items()}
         handled = {p: self.positions.get(p, commit[p]) for p in ends}
-        return {p: int(e) for p, e in ends.items()}, commit, handled
+        return ends, commit, handled
 
     def lag(self) -> int:
         """Events in the topic this service has not handled yet."""

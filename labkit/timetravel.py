@@ -8,7 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from labkit.controls import ControlError, _cluster, _Panel
+from labkit.cluster import resolve
+from labkit.controls import ControlError, _Panel
 from labkit.exceptions import LabkitError
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class TimeTravel(_Panel):
         import ipywidgets as w
 
         super().__init__()
-        self.cluster = _cluster(cluster)
+        self.cluster = resolve(cluster, start=True)
         self.topic, self.fold, self.initial, self.render = topic, fold, initial, render
         self.partition, self.decode = partition, decode
         self.max_records, self.timeout, self.extra_config = max_records, timeout, extra_config

@@ -15,7 +15,7 @@ from labkit.cluster.state import read_state, remove_state
 from labkit.exceptions import BackendError, ClusterNotRunningError
 from labkit.settings import Settings
 
-__all__ = ["Cluster", "NodeInfo", "connect", "resolve_backend", "running_cluster"]
+__all__ = ["Cluster", "NodeInfo", "connect", "resolve", "resolve_backend", "running_cluster"]
 
 
 def resolve_backend(settings: Settings) -> str:
@@ -102,3 +102,9 @@ def connect(
     cluster = _make(settings, resolve_backend(settings))
     cluster.up()  # type: ignore[attr-defined]
     return cluster
+
+
+def resolve(cluster: Cluster | None, *, start: bool = False) -> Cluster:
+    """``cluster`` if given, else the lab's running cluster (every labkit helper takes an
+    optional ``cluster=``). ``start=True`` starts one if none runs, as :func:`connect` does."""
+    return cluster if cluster is not None else connect(start=start)

@@ -105,7 +105,7 @@ def find_libs(settings: Settings, *, fetch: bool = True) -> Path:
 def _fetch_into_cache(settings: Settings, target: Path) -> Path:
     settings.home.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
-    maven_error: MavenResolutionError | None = None
+    maven_failed = False  # Maven answered but could not resolve: that is the error to report
     for fetcher in (_fetch_with_maven, _fetch_release):
         staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=settings.home))
         try:
@@ -117,15 +117,13 @@ def _fetch_into_cache(settings: Settings, target: Path) -> Path:
                 shutil.rmtree(target)
             staging.rename(target)
             return target / "libs"
-        except MavenResolutionError as exc:
-            maven_error = exc
-            failures.append(str(exc))
         except KafkaJarsError as exc:
+            maven_failed = maven_failed or isinstance(exc, MavenResolutionError)
             failures.append(str(exc))
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
-    if maven_error is not None:
+    if maven_failed:
         raise MavenResolutionError(
             f"{'; and '.join(failures)}. Hint: check the network to Maven Central and "
             "~/.m2/settings.xml, or set KAFKA_HOME to an unpacked Kafka release"
