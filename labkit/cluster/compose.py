@@ -1,7 +1,7 @@
 """The ``compose`` and ``testcontainers`` backends: the repo's docker-compose.yml (three KRaft
 nodes of the official ``apache/kafka`` image) run by ``docker compose`` or by testcontainers.
 
-Host ports match the local backend (127.0.0.1:19092/29092/39092), so notebooks work unchanged.
+Host ports match the local backend (127.0.0.1:19092/20092/21092), so notebooks work unchanged.
 ``docker compose down`` keeps the nodes' data in named volumes; ``down(purge=True)`` adds ``-v``.
 """
 

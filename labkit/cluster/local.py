@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import random
 import shutil
 import socket
 import subprocess
@@ -42,7 +43,9 @@ from labkit.exceptions import (
 from labkit.settings import Settings
 
 DEFAULT_BASE_PORT = 19092
-PORT_STEP = 10000  # node i: client port base + (i-1)*10000, controller port one above
+PORT_STEP = 1000  # node i: client port base + (i-1)*1000, controller port one above
+# (all below 32768, where Linux hands out ports to outgoing connections: an ephemeral client
+# socket can never be sitting on a node's port)
 PROCESS_MARKER = "kafka.Kafka"
 
 
@@ -115,10 +118,16 @@ def port_free(port: int) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _free_ports(n: int) -> list[int]:
+    """``n`` free ports below the ephemeral range (see PORT_STEP), in random order."""
+    found: list[int] = []
+    for port in random.sample(range(22000, 32000), 10000):
+        if port_free(port):
+            found.append(port)
+            if len(found) == n:
+                return found
+    raise PortInUseError("no free ports between 22000 and 32000 on 127.0.0.1; free some, or "
+                         "set LABKIT_BASE_PORT")
 
 
 def choose_ports(settings: Settings) -> dict[int, tuple[int, int]]:
@@ -140,7 +149,8 @@ def choose_ports(settings: Settings) -> dict[int, tuple[int, int]]:
             f"port {taken[0]} on 127.0.0.1 is taken by another process; free it, or set "
             "LABKIT_BASE_PORT to another base (or unset it to let labkit pick free ports)"
         )
-    return {i: (_free_port(), _free_port()) for i in range(1, settings.nodes + 1)}
+    free = iter(_free_ports(2 * settings.nodes))
+    return {i: (next(free), next(free)) for i in range(1, settings.nodes + 1)}
 
 
 class LocalCluster(Cluster):

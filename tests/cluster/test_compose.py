@@ -216,7 +216,7 @@ BREAKAGES = {
     "advertised port": (lambda d: _set(d, "kafka-1", "KAFKA_ADVERTISED_LISTENERS",
                                        "PLAINTEXT://kafka-1:9092,PLAINTEXT_HOST://127.0.0.1:19093"),
                         "PLAINTEXT_HOST is advertised"),
-    "all interfaces": (lambda d: d["services"]["kafka-2"].update(ports=["29092:29092"]),
+    "all interfaces": (lambda d: d["services"]["kafka-2"].update(ports=["20092:20092"]),
                        "beyond 127.0.0.1"),
     "duplicate id": (lambda d: _set(d, "kafka-3", "KAFKA_NODE_ID", "2"), "unique"),
     "security map": (lambda d: [_set(d, f"kafka-{i}", "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
@@ -267,7 +267,7 @@ def test_compose_cluster_end_to_end(compose_cluster: ComposeCluster, tmp_path: P
     from confluent_kafka.admin import NewTopic
 
     c = compose_cluster
-    assert c.bootstrap_servers == "127.0.0.1:19092,127.0.0.1:29092,127.0.0.1:39092"
+    assert c.bootstrap_servers == "127.0.0.1:19092,127.0.0.1:20092,127.0.0.1:21092"
     assert read_state(c.settings)["backend"] == "compose"  # type: ignore[index]
     assert [n.id for n in c.nodes if n.alive] == [1, 2, 3]
     c.admin().create_topics([NewTopic("compose-e2e", 1, 3)])["compose-e2e"].result(30)
@@ -393,12 +393,12 @@ def test_compose_cluster_commands(fake_docker: dict[str, Path], tmp_path: Path,
     cluster.up()
     assert "up -d" in calls(fake_docker)
     assert waited[0][1:] == ({1, 2, 3}, 2)
-    assert waited[0][0]["bootstrap.servers"] == "127.0.0.1:19092,127.0.0.1:29092,127.0.0.1:39092"
+    assert waited[0][0]["bootstrap.servers"] == "127.0.0.1:19092,127.0.0.1:20092,127.0.0.1:21092"
     assert read_state(cluster.settings)["backend"] == "compose"  # type: ignore[index]
     assert cluster.started_here
     fake_docker["ps"].write_text(_ps({1: "running", 2: "exited", 3: "running"}))
     assert [(n.id, n.alive, n.port) for n in cluster.nodes] == [
-        (1, True, 19092), (2, False, 29092), (3, True, 39092)]
+        (1, True, 19092), (2, False, 20092), (3, True, 21092)]
     assert cluster.is_running()
     cluster.stop_node(2, timeout=10)
     cluster.kill_node(3)
