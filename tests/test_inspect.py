@@ -31,8 +31,14 @@ def test_topics_and_partitions_match_what_was_produced(cluster: labkit.Cluster,
     produce_records(cluster, topic, [{"key": f"k{p}-{i}", "value": b"v", "partition": p}
                              for p, n in counts.items() for i in range(n)])
     # move partition 0's log-start offset: low must follow it
-    fut = cluster.admin().delete_records([TopicPartition(topic, 0, 1)])
-    next(iter(fut.values())).result(timeout=30)
+    def delete_first_record() -> bool:
+        cluster.admin().list_topics(topic=topic, timeout=5)  # refresh the client's metadata
+        fut = cluster.admin().delete_records([TopicPartition(topic, 0, 1)])
+        next(iter(fut.values())).result(timeout=30)
+        return True
+
+    # the admin client may not know the new topic's leaders yet ("No leaders found"): retry
+    cluster.wait_for("delete_records on partition 0", delete_first_record, timeout=60)
 
     parts = ins.partitions(topic, cluster)
     assert list(parts.columns) == ["partition", "leader", "replicas", "isr", "low", "high",
