@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -44,6 +45,26 @@ _CALLBACK_KEYS = {
 def _config_key(key: str) -> str:
     """``group_id`` -> ``group.id``; callbacks (``error_cb``...) keep their names."""
     return key if key in _CALLBACK_KEYS or "." in key else key.replace("_", ".")
+
+
+_ADMINS: dict[tuple[tuple[str, str], ...], AdminClient] = {}
+_ADMINS_LOCK = threading.Lock()
+
+
+def shared_admin(config: dict[str, Any]) -> AdminClient:
+    """labkit's own AdminClient for ``config``: one per address for the whole process, never
+    destroyed (a client destroyed while a request is in flight, e.g. after an abandoned
+    future, can crash librdkafka's main thread when the answer arrives). It logs nothing:
+    reconnect attempts while nodes stop are noise, and a Python logger would be called from
+    librdkafka's own threads."""
+    conf = {**config, "log_level": 0}
+    key = tuple(sorted((k, str(v)) for k, v in conf.items()))
+    with _ADMINS_LOCK:
+        if key not in _ADMINS:
+            from confluent_kafka.admin import AdminClient
+
+            _ADMINS[key] = AdminClient(conf)
+        return _ADMINS[key]
 
 
 class Cluster(ABC):
@@ -110,11 +131,7 @@ class Cluster(ABC):
     def admin(self) -> AdminClient:
         """A shared AdminClient for this cluster."""
         if self._admin is None:
-            from confluent_kafka.admin import AdminClient
-
-            # labkit's own admin client: its reconnect attempts while nodes stop are noise
-            # (log_level 0, not a Python logger: librdkafka would call it from its threads)
-            self._admin = AdminClient({**self.config(), "log_level": 0})
+            self._admin = shared_admin(self.config())
         return self._admin
 
     def broker_ids(self, timeout: float = 5.0) -> set[int]:

@@ -27,12 +27,14 @@ def wait_until_ready(
     timeout); ``logs_hint`` gives the last log lines to put in the timeout error.
     """
     from confluent_kafka import KafkaException, Producer
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import NewTopic
+
+    from labkit.cluster.base import shared_admin
 
     start = time.monotonic()
     deadline = start + timeout
     quiet = {**config, "log_level": 0}  # connection refusals while nodes start: noise
-    admin = AdminClient(quiet)
+    admin = shared_admin(config)  # kept for the process: requests may still be in flight
     stage = f"the metadata to list brokers {sorted(expected)}"
     seen: set[int] = set()
     while True:
