@@ -302,7 +302,7 @@ def committed(cluster: Cluster, group: str, topic: str) -> dict[int, int | None]
     built on :func:`labkit.inspect.committed_offsets`."""
     from labkit.inspect import committed_offsets
 
-    done = committed_offsets(cluster, group)
+    done = committed_offsets(cluster, group, [topic])
     return {p: done.get((topic, p)) for p in partitions(cluster, topic)}
 
 

@@ -249,7 +249,7 @@ def committed(group: str, topic: str, offsets: int | Mapping[int, int], *,
     if group not in {g.group_id for g in groups.valid}:
         return CheckResult(False, f"group {group!r} does not exist: it has committed nothing "
                            f"yet (did the consumer use group.id={group!r} and commit?)", name)
-    done = committed_offsets(c, group)
+    done = committed_offsets(c, group, [topic])
     marks = watermarks(c, [(topic, p) for p in parts])
     diffs = []
     for p, n in sorted(want.items()):

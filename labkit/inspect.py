@@ -19,9 +19,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from labkit.cluster import resolve
+from labkit.cluster.clients import coordinator_admin
 from labkit.exceptions import LabkitError, NotSupportedError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from labkit.cluster.base import Cluster
 
 __all__ = ["NotFoundError", "dump_segment", "groups", "lag", "nodes", "partitions",
@@ -152,19 +155,18 @@ def partitions(topic: str, cluster: Cluster | None = None) -> Any:
     return _frame(rows, cols, ints=("low", "high", "messages"))
 
 
-def committed_offsets(c: Cluster, group: str) -> dict[tuple[str, int], int]:
-    """The offsets ``group`` has committed, per (topic, partition)."""
-    from confluent_kafka import ConsumerGroupTopicPartitions
+def committed_offsets(c: Cluster, group: str,
+                      topics: Iterable[str] | None = None) -> dict[tuple[str, int], int]:
+    """The offsets ``group`` has committed, per (topic, partition), on ``topics`` (default:
+    every topic but Kafka's internal ones). Read through a consumer of the group, not the
+    AdminClient: see :mod:`labkit.cluster.clients` for why."""
+    from labkit.cluster.clients import committed
 
-    fut = c.admin().list_consumer_group_offsets(
-        [ConsumerGroupTopicPartitions(group)], request_timeout=TIMEOUT
-    )[group]
-    try:
-        res = fut.result(timeout=TIMEOUT)
-    except Exception as exc:
-        raise LabkitError(f"could not list the offsets of group {group!r}: {exc}") from None
-    return {(tp.topic, tp.partition): int(tp.offset) for tp in res.topic_partitions
-            if tp.error is None and tp.offset >= 0}
+    meta = c.admin().list_topics(timeout=TIMEOUT).topics
+    names = [t for t in meta if not t.startswith("__")] if topics is None else list(topics)
+    tps = [(t, p) for t in names if t in meta and meta[t].error is None
+           for p in meta[t].partitions]
+    return committed(c.config(), group, tps, timeout=TIMEOUT)
 
 
 def groups(cluster: Cluster | None = None, *, group: str | None = None) -> Any:
@@ -181,17 +183,19 @@ def groups(cluster: Cluster | None = None, *, group: str | None = None) -> Any:
             raise NotFoundError(f"consumer group {group!r} does not exist; known groups: "
                                 f"{', '.join(names) or 'none'}")
         names = [group]
-    descs = c.admin().describe_consumer_groups(names, request_timeout=TIMEOUT) if names else {}
     found = []
-    for name in names:
-        try:
-            desc = descs[name].result(timeout=TIMEOUT)
-        except Exception as exc:
-            raise LabkitError(f"could not describe consumer group {name!r}: {exc}") from None
-        owner = {(tp.topic, tp.partition): m.member_id
-                 for m in desc.members for tp in (m.assignment.topic_partitions or [])}
-        found.append((name, desc, owner, committed_offsets(c, name)))
-    existing = set(c.admin().list_topics(timeout=TIMEOUT).topics)  # offsets may outlive topics
+    with coordinator_admin(c.config()) as admin:
+        descs = admin.describe_consumer_groups(names, request_timeout=TIMEOUT) if names else {}
+        for name in names:
+            try:
+                desc = descs[name].result(timeout=TIMEOUT)
+            except Exception as exc:
+                raise LabkitError(f"could not describe consumer group {name!r}: {exc}") from None
+            owner = {(tp.topic, tp.partition): m.member_id
+                     for m in desc.members for tp in (m.assignment.topic_partitions or [])}
+            found.append((name, desc, owner))
+    found = [(name, desc, owner, committed_offsets(c, name)) for name, desc, owner in found]
+    existing = set(c.admin().list_topics(timeout=TIMEOUT).topics)  # a topic may be gone meanwhile
     marks = watermarks(c, sorted({tp for *_, owner, done in found for tp in {*owner, *done}
                                   if tp[0] in existing}))
     rows: list[dict[str, Any]] = []

@@ -25,20 +25,24 @@ def lab_groups(cluster: Cluster) -> list[str]:
 def delete_groups(cluster: Cluster, groups: list[str], *, timeout: float = 30.0) -> None:
     """Delete consumer groups. A group whose members are still there (e.g. a kernel that
     crashed a moment ago) is retried until its members' sessions expire, up to ``timeout``."""
+    from labkit.cluster.clients import coordinator_admin
+
     pending = list(groups)
     deadline = time.monotonic() + timeout
     while pending:
-        futures = cluster.admin().delete_consumer_groups(pending, request_timeout=10)
         busy: list[str] = []
-        for group, fut in futures.items():
-            try:
-                fut.result(timeout=15)
-            except Exception as exc:
-                if "GROUP_ID_NOT_FOUND" in str(exc):
-                    continue
-                if "NON_EMPTY_GROUP" not in str(exc):
-                    raise LabkitError(f"could not delete consumer group {group!r}: {exc}") from None
-                busy.append(group)
+        with coordinator_admin(cluster.config()) as admin:
+            futures = admin.delete_consumer_groups(pending, request_timeout=10)
+            for group, fut in futures.items():
+                try:
+                    fut.result(timeout=15)
+                except Exception as exc:
+                    if "GROUP_ID_NOT_FOUND" in str(exc):
+                        continue
+                    if "NON_EMPTY_GROUP" not in str(exc):
+                        raise LabkitError(f"could not delete consumer group {group!r}: "
+                                          f"{exc}") from None
+                    busy.append(group)
         if busy and time.monotonic() > deadline:
             raise LabkitError(
                 f"consumer group {busy[0]!r} still has members after {timeout:.0f}s; stop its "

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labkit.cluster.clients import shared_admin
 from labkit.exceptions import ClusterTimeoutError, NotSupportedError
 from labkit.settings import Settings
 
@@ -45,26 +45,6 @@ _CALLBACK_KEYS = {
 def _config_key(key: str) -> str:
     """``group_id`` -> ``group.id``; callbacks (``error_cb``...) keep their names."""
     return key if key in _CALLBACK_KEYS or "." in key else key.replace("_", ".")
-
-
-_ADMINS: dict[tuple[tuple[str, str], ...], AdminClient] = {}
-_ADMINS_LOCK = threading.Lock()
-
-
-def shared_admin(config: dict[str, Any]) -> AdminClient:
-    """labkit's own AdminClient for ``config``: one per address for the whole process, never
-    destroyed (a client destroyed while a request is in flight, e.g. after an abandoned
-    future, can crash librdkafka's main thread when the answer arrives). It logs nothing:
-    reconnect attempts while nodes stop are noise, and a Python logger would be called from
-    librdkafka's own threads."""
-    conf = {**config, "log_level": 0}
-    key = tuple(sorted((k, str(v)) for k, v in conf.items()))
-    with _ADMINS_LOCK:
-        if key not in _ADMINS:
-            from confluent_kafka.admin import AdminClient
-
-            _ADMINS[key] = AdminClient(conf)
-        return _ADMINS[key]
 
 
 class Cluster(ABC):

@@ -29,7 +29,7 @@ def wait_until_ready(
     from confluent_kafka import KafkaException, Producer
     from confluent_kafka.admin import NewTopic
 
-    from labkit.cluster.base import shared_admin
+    from labkit.cluster.clients import shared_admin
 
     start = time.monotonic()
     deadline = start + timeout

@@ -1,0 +1,120 @@
+"""labkit's own long-lived clients, shared by the whole process, and the rules for the
+requests librdkafka handles badly.
+
+* one AdminClient per cluster address (:func:`shared_admin`) for metadata, topics, configs
+  and offsets;
+* a short-lived AdminClient (:func:`coordinator_admin`) for requests sent to a group's
+  coordinator (describe or delete groups);
+* one consumer per group for reading committed offsets (:func:`committed`).
+
+Two librdkafka bugs (up to 2.16 at least, both open upstream) make a process die when a
+coordinator request meets a node that stops or restarts:
+
+* ``AdminClient.list_consumer_group_offsets`` answered with ``NOT_COORDINATOR`` (the
+  coordinator moved) dereferences the consumer group of a client that has none: SIGSEGV in
+  ``rd_kafka_cgrp_op`` on the ``rdk:main`` thread (confluentinc/librdkafka#5040, fix
+  proposed in #5318). A consumer configured with the group handles that answer as it should
+  (it finds the new coordinator and asks again), so labkit reads committed offsets that way.
+* a coordinator request that cannot be sent over a connection that just broke frees its
+  state twice: abort on ``eonce->refcnt > 0`` in ``rd_kafka_admin_coord_response_parse``
+  (confluentinc/librdkafka#5397). A long-lived AdminClient keeps connections to nodes that
+  restarted; a new one connects afresh, so these requests get their own client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from labkit.exceptions import LabkitError
+
+if TYPE_CHECKING:
+    from confluent_kafka import Consumer
+    from confluent_kafka.admin import AdminClient
+
+MAX_READERS = 16  # offset readers kept open (a student's notebook uses a handful of groups)
+
+_ADMINS: dict[tuple[tuple[str, str], ...], AdminClient] = {}
+_ADMINS_LOCK = threading.Lock()
+_PARKED: list[AdminClient] = []  # one-off clients whose requests may still be in flight
+_READERS: OrderedDict[tuple[Any, ...], Consumer] = OrderedDict()
+_READERS_LOCK = threading.Lock()  # also serialises the reads: they are short, and a reader
+#                                   evicted by one thread is never in use by another
+
+
+def _key(config: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, str(v)) for k, v in config.items()))
+
+
+def shared_admin(config: dict[str, Any]) -> AdminClient:
+    """labkit's own AdminClient for ``config``: one per address for the process (creating one
+    costs a connection and a metadata round trip per call otherwise). It logs nothing:
+    reconnect attempts while nodes stop are noise, and a Python logger would be called from
+    librdkafka's own threads."""
+    conf = {**config, "log_level": 0}
+    key = _key(conf)
+    with _ADMINS_LOCK:
+        if key not in _ADMINS:
+            from confluent_kafka.admin import AdminClient
+
+            _ADMINS[key] = AdminClient(conf)
+        return _ADMINS[key]
+
+
+@contextlib.contextmanager
+def coordinator_admin(config: dict[str, Any]) -> Iterator[AdminClient]:
+    """A new AdminClient for requests to a group coordinator (see the module's notes). It is
+    destroyed on a clean exit, when every request it made has been answered; after an error
+    (e.g. a timed-out future) it is kept for the process instead, as a request may still be
+    in flight."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({**config, "log_level": 0})
+    try:
+        yield admin
+    except BaseException:
+        _PARKED.append(admin)
+        raise
+
+
+def committed(config: dict[str, Any], group: str, partitions: Iterable[tuple[str, int]], *,
+              timeout: float) -> dict[tuple[str, int], int]:
+    """The offsets ``group`` has committed on ``partitions`` ((topic, partition) pairs); a
+    partition where it committed nothing is left out. Asks through a consumer that has
+    ``group.id`` = ``group`` but never subscribes, so it never joins the group."""
+    from confluent_kafka import KafkaException, TopicPartition
+
+    wanted = [TopicPartition(t, p) for t, p in partitions]
+    if not wanted:
+        return {}
+    with _READERS_LOCK:
+        reader = _reader(config, group)
+        try:
+            got = reader.committed(wanted, timeout=timeout)
+        except KafkaException as exc:
+            raise LabkitError(f"could not read the offsets group {group!r} committed: "
+                              f"{exc.args[0].str() if exc.args else exc}") from None
+    failed = [tp for tp in got if tp.error is not None]
+    if failed:
+        raise LabkitError(f"could not read the offsets group {group!r} committed on "
+                          f"{failed[0].topic}[{failed[0].partition}]: {failed[0].error.str()}")
+    return {(tp.topic, tp.partition): int(tp.offset) for tp in got if tp.offset >= 0}
+
+
+def _reader(config: dict[str, Any], group: str) -> Consumer:
+    """The cached offset reader of ``group`` (caller holds ``_READERS_LOCK``); the least
+    recently used one is closed when more than MAX_READERS are open."""
+    from confluent_kafka import Consumer
+
+    key = (_key(config), group)
+    reader = _READERS.pop(key, None)
+    if reader is None:
+        reader = Consumer({**config, "group.id": group, "enable.auto.commit": False,
+                           "client.id": "labkit-offsets", "log_level": 0})
+    _READERS[key] = reader  # most recently used last
+    while len(_READERS) > MAX_READERS:
+        _READERS.popitem(last=False)[1].close()
+    return reader

@@ -1,0 +1,111 @@
+"""labkit's shared clients (labkit/cluster/clients.py) against the real cluster."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import labkit
+from labkit.cluster.clients import _READERS, MAX_READERS, coordinator_admin
+from labkit.inspect import committed_offsets
+from tests.conftest import produce_records
+
+# Reads committed offsets in two threads until stdin closes, then prints what it saw.
+READER = textwrap.dedent("""
+    import json, sys, threading
+    import labkit
+    from labkit.inspect import committed_offsets
+
+    cluster, group, topic = labkit.connect(start=False), sys.argv[1], sys.argv[2]
+    calls, errors, done = [0], [], threading.Event()
+
+    def loop():
+        while not done.is_set():
+            try:
+                committed_offsets(cluster, group, [topic])
+                calls[0] += 1
+            except labkit.LabkitError as exc:  # a read may time out while nodes move
+                errors.append(str(exc))
+
+    threads = [threading.Thread(target=loop) for _ in range(2)]
+    for t in threads:
+        t.start()
+    print("reading", flush=True)
+    sys.stdin.read()
+    done.set()
+    for t in threads:
+        t.join(60)
+    last = committed_offsets(cluster, group, [topic])
+    print(json.dumps({"calls": calls[0], "errors": errors[:3],
+                      "last": {str(p): o for (_t, p), o in last.items()}}))
+""")
+
+
+def _commit(cluster: labkit.Cluster, topic: str, group: str, offsets: dict[int, int]) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(cluster.config(group_id=group, enable_auto_commit=False))
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()],
+                        asynchronous=False)
+    finally:
+        consumer.close()
+
+
+def test_committed_offsets(cluster: labkit.Cluster, topic: str, group: str) -> None:
+    cluster.fresh_topic(topic, partitions=3)
+    produce_records(cluster, topic, [{"value": b"x", "partition": p} for p in (0, 0, 1)])
+    assert committed_offsets(cluster, group, [topic]) == {}
+    _commit(cluster, topic, group, {0: 2, 1: 1})
+    assert committed_offsets(cluster, group, [topic]) == {(topic, 0): 2, (topic, 1): 1}
+    assert committed_offsets(cluster, group)[(topic, 0)] == 2  # default: every topic
+    assert committed_offsets(cluster, group, ["no-such-topic"]) == {}
+
+
+def test_offset_readers_are_bounded(cluster: labkit.Cluster, topic: str, group: str) -> None:
+    cluster.fresh_topic(topic, partitions=1)
+    _commit(cluster, topic, group, {0: 0})
+    others = [f"{group}-{i}" for i in range(MAX_READERS + 2)]
+    try:
+        for name in [group, *others]:  # the first reader is closed on the way...
+            committed_offsets(cluster, name, [topic])
+        assert len(_READERS) == MAX_READERS
+        assert committed_offsets(cluster, group, [topic]) == {(topic, 0): 0}  # ...and remade
+    finally:
+        from labkit.cluster.admin import delete_groups
+
+        delete_groups(cluster, others)
+
+
+def test_reading_offsets_survives_the_coordinator_stopping(cluster: labkit.Cluster, topic: str,
+                                                           group: str) -> None:
+    """Regression: AdminClient.list_consumer_group_offsets crashed the process (SIGSEGV in
+    librdkafka) when its coordinator went away; labkit reads through a group consumer."""
+    if len(cluster.nodes) < 3:
+        pytest.skip("needs the 3-node cluster (the group must survive its coordinator)")
+    cluster.fresh_topic(topic, partitions=3, replication_factor=3)
+    _commit(cluster, topic, group, {0: 0, 1: 0, 2: 0})
+    with coordinator_admin(cluster.config()) as admin:
+        desc = admin.describe_consumer_groups([group])[group].result(timeout=15)
+    coordinator = desc.coordinator.id
+    reader = subprocess.Popen([sys.executable, "-c", READER, group, topic], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        assert reader.stdout is not None and reader.stdout.readline().strip() == "reading"
+        cluster.stop_node(coordinator)
+        cluster.start_node(coordinator)
+        out, err = reader.communicate("", timeout=120)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+        if not {n.id: n.alive for n in cluster.nodes}[coordinator]:
+            cluster.start_node(coordinator)
+    assert reader.returncode == 0, f"reader died with {reader.returncode}: {err[-2000:]}"
+    seen = json.loads(out.splitlines()[-1])
+    assert seen["calls"] > 0, seen
+    assert seen["last"] == {"0": 0, "1": 0, "2": 0}, seen
