@@ -48,8 +48,13 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     t0 = time.monotonic()
     cluster = connect(nodes=args.nodes)
+    dead = [n.id for n in cluster.nodes if not n.alive]
+    if dead:  # e.g. a lesson stopped a node and its kernel died before restarting it
+        cluster.up()
     took = time.monotonic() - t0
-    verb = "started" if cluster.started_here else "already running"
+    verb = ("started" if cluster.started_here and not dead else
+            f"running again, restarted node(s) {', '.join(map(str, dead))}" if dead else
+            "already running")
     print(
         f"Kafka cluster {verb} ({len(cluster.nodes)} node(s), {took:.1f} s): "
         f"bootstrap.servers={cluster.bootstrap_servers}"

@@ -181,6 +181,11 @@ class LocalCluster(Cluster):
         return self._jvm
 
     def _node_state(self, node_id: int) -> dict[str, Any]:
+        """The node's entry in the state file, read afresh: another process (``labkit up``,
+        a second kernel) may have restarted it under a new pid."""
+        fresh = read_state(self.settings)
+        if fresh and not fresh.get("corrupt"):
+            self._state = fresh
         for node in self._state.get("nodes", []):
             if node["id"] == node_id:
                 return node

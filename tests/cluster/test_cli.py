@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import labkit
 from labkit.cluster.state import pid_alive, read_state, write_state
 from labkit.settings import Settings
 from tests.conftest import assert_one_line_error, run_cli
@@ -74,6 +75,29 @@ def test_kafka_tool_against_the_lab_cluster(cluster: object) -> None:
     out = run_cli("kafka", "kafka-metadata-quorum", "describe", "--status")
     assert out.returncode == 0, out.stderr
     assert "LeaderId:" in out.stdout
+
+
+def test_up_restarts_a_node_that_is_down(cluster: labkit.Cluster) -> None:
+    """A node a lesson stopped stays down if its kernel died; ``labkit up`` brings it back,
+    and a process that started earlier (this one) still controls the restarted node."""
+    if len(cluster.nodes) < 3 or cluster.backend != "local":
+        pytest.skip("needs the local 3-node cluster")
+
+    def alive() -> dict[int, bool]:
+        return {n.id: n.alive for n in labkit.connect(start=False).nodes}
+
+    cluster.kill_node(3)
+    try:
+        out = run_cli("up")
+        assert out.returncode == 0, out.stderr
+        assert "running again, restarted node(s) 3" in out.stdout, out.stdout
+        assert run_cli("status").stdout.count(" ready") == 3
+        cluster.kill_node(3)  # the new pid, not the one this process started
+        assert alive() == {1: True, 2: True, 3: False}
+    finally:
+        if not alive()[3]:
+            cluster.start_node(3)
+    assert "already running" in run_cli("up").stdout
 
 
 @pytest.mark.slow
