@@ -7,16 +7,7 @@ it at the end only if it started it.
 
 from __future__ import annotations
 
-import os
-
 import pytest
-
-# Lesson 04 is left out of the test run for now: in 3 of 9 full runs its kernel died of a
-# segfault in librdkafka's main thread (same address each time, see dmesg) while segments were
-# deleted under running consumers, and nbval then waits on the dead kernel. Run it by hand with
-# LABKIT_TEST_LESSON_04=1 until that is fixed.
-collect_ignore = [] if os.environ.get("LABKIT_TEST_LESSON_04") else [
-    "notebooks/04-retention-and-replay.ipynb"]
 
 _STARTED: list[object] = []
 _NOTEBOOK_SECONDS: dict[str, float] = {}
