@@ -52,9 +52,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     if dead:  # e.g. a lesson stopped a node and its kernel died before restarting it
         cluster.up()
     took = time.monotonic() - t0
-    verb = ("started" if cluster.started_here and not dead else
-            f"running again, restarted node(s) {', '.join(map(str, dead))}" if dead else
-            "already running")
+    if dead:
+        verb = f"running again, restarted node(s) {', '.join(map(str, dead))}"
+    else:
+        verb = "started" if cluster.started_here else "already running"
     print(
         f"Kafka cluster {verb} ({len(cluster.nodes)} node(s), {took:.1f} s): "
         f"bootstrap.servers={cluster.bootstrap_servers}"

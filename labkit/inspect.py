@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from labkit.cluster import resolve
-from labkit.cluster.clients import coordinator_admin
+from labkit.cluster.clients import committed, coordinator_admin
 from labkit.exceptions import LabkitError, NotSupportedError
 
 if TYPE_CHECKING:
@@ -160,13 +160,15 @@ def committed_offsets(c: Cluster, group: str,
     """The offsets ``group`` has committed, per (topic, partition), on ``topics`` (default:
     every topic but Kafka's internal ones). Read through a consumer of the group, not the
     AdminClient: see :mod:`labkit.cluster.clients` for why."""
-    from labkit.cluster.clients import committed
-
     meta = c.admin().list_topics(timeout=TIMEOUT).topics
+    return committed(c.config(), group, _partitions_of(meta, topics), timeout=TIMEOUT)
+
+
+def _partitions_of(meta: dict[str, Any], topics: Iterable[str] | None) -> list[tuple[str, int]]:
+    """(topic, partition) of ``topics`` that exist in ``meta``; None: every non-internal one."""
     names = [t for t in meta if not t.startswith("__")] if topics is None else list(topics)
-    tps = [(t, p) for t in names if t in meta and meta[t].error is None
-           for p in meta[t].partitions]
-    return committed(c.config(), group, tps, timeout=TIMEOUT)
+    return [(t, p) for t in names if t in meta and meta[t].error is None
+            for p in meta[t].partitions]
 
 
 def groups(cluster: Cluster | None = None, *, group: str | None = None) -> Any:
@@ -183,6 +185,8 @@ def groups(cluster: Cluster | None = None, *, group: str | None = None) -> Any:
             raise NotFoundError(f"consumer group {group!r} does not exist; known groups: "
                                 f"{', '.join(names) or 'none'}")
         names = [group]
+    meta = c.admin().list_topics(timeout=TIMEOUT).topics
+    everywhere = _partitions_of(meta, None)
     found = []
     with coordinator_admin(c.config()) as admin:
         descs = admin.describe_consumer_groups(names, request_timeout=TIMEOUT) if names else {}
@@ -194,10 +198,10 @@ def groups(cluster: Cluster | None = None, *, group: str | None = None) -> Any:
             owner = {(tp.topic, tp.partition): m.member_id
                      for m in desc.members for tp in (m.assignment.topic_partitions or [])}
             found.append((name, desc, owner))
-    found = [(name, desc, owner, committed_offsets(c, name)) for name, desc, owner in found]
-    existing = set(c.admin().list_topics(timeout=TIMEOUT).topics)  # a topic may be gone meanwhile
+    found = [(name, desc, owner, committed(c.config(), name, everywhere, timeout=TIMEOUT))
+             for name, desc, owner in found]
     marks = watermarks(c, sorted({tp for *_, owner, done in found for tp in {*owner, *done}
-                                  if tp[0] in existing}))
+                                  if tp[0] in meta}))
     rows: list[dict[str, Any]] = []
     for name, desc, owner, commits in found:
         base = {"group": name, "state": desc.state.name, "members": len(desc.members)}

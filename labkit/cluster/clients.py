@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -84,24 +85,42 @@ def committed(config: dict[str, Any], group: str, partitions: Iterable[tuple[str
               timeout: float) -> dict[tuple[str, int], int]:
     """The offsets ``group`` has committed on ``partitions`` ((topic, partition) pairs); a
     partition where it committed nothing is left out. Asks through a consumer that has
-    ``group.id`` = ``group`` but never subscribes, so it never joins the group."""
+    ``group.id`` = ``group`` but never subscribes, so it never joins the group. While the
+    group's coordinator moves (a node stops, or leadership returns to a restarted one) the
+    answer is "not coordinator": the consumer looks up the new one and is asked again, up to
+    ``timeout`` seconds in all."""
     from confluent_kafka import KafkaException, TopicPartition
 
     wanted = [TopicPartition(t, p) for t, p in partitions]
     if not wanted:
         return {}
+    deadline = time.monotonic() + timeout
     with _READERS_LOCK:
         reader = _reader(config, group)
-        try:
-            got = reader.committed(wanted, timeout=timeout)
-        except KafkaException as exc:
-            raise LabkitError(f"could not read the offsets group {group!r} committed: "
-                              f"{exc.args[0].str() if exc.args else exc}") from None
-    failed = [tp for tp in got if tp.error is not None]
-    if failed:
-        raise LabkitError(f"could not read the offsets group {group!r} committed on "
-                          f"{failed[0].topic}[{failed[0].partition}]: {failed[0].error.str()}")
+        while True:
+            where = ""
+            try:
+                got = reader.committed(wanted, timeout=max(deadline - time.monotonic(), 0.1))
+                bad = next((tp for tp in got if tp.error is not None), None)
+                err = bad.error if bad is not None else None
+                where = f" on {bad.topic}[{bad.partition}]" if bad is not None else ""
+            except KafkaException as exc:
+                err = exc.args[0]
+            if err is None:
+                break
+            if err.code() not in _coordinator_moving() or time.monotonic() >= deadline:
+                raise LabkitError(f"could not read the offsets group {group!r} committed"
+                                  f"{where}: {err.str()}")
+            time.sleep(0.1)  # retry interval; the consumer finds the new coordinator meanwhile
     return {(tp.topic, tp.partition): int(tp.offset) for tp in got if tp.offset >= 0}
+
+
+def _coordinator_moving() -> set[int]:
+    from confluent_kafka import KafkaError
+
+    return {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
+            KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._WAIT_COORD,
+            KafkaError._TRANSPORT}
 
 
 def _reader(config: dict[str, Any], group: str) -> Consumer:
