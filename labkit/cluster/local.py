@@ -102,8 +102,12 @@ def broker_properties(
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding. Never one that
+    starts with "-" (1 in 64 would): the storage tool would take it for an option, and
+    Kafka's own ``Uuid.randomUuid`` avoids them for the same reason."""
+    while (cid := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))[0] == "-":
+        pass
+    return cid
 
 
 def port_free(port: int) -> bool:
