@@ -299,11 +299,14 @@ def offsets(cluster: Cluster, topic: str, *, spec: str = "latest") -> dict[int, 
 
 def committed(cluster: Cluster, group: str, topic: str) -> dict[int, int | None]:
     """The offsets ``group`` committed on ``topic`` (None where it has committed none);
-    built on :func:`labkit.inspect.committed_offsets`."""
-    from labkit.inspect import committed_offsets
+    built on :func:`labkit.cluster.clients.committed`, with this topic's partitions (one
+    metadata request per sample, not two)."""
+    from labkit.cluster.clients import committed as read_committed
+    from labkit.inspect import TIMEOUT
 
-    done = committed_offsets(cluster, group, [topic])
-    return {p: done.get((topic, p)) for p in partitions(cluster, topic)}
+    parts = partitions(cluster, topic)
+    done = read_committed(cluster.config(), group, [(topic, p) for p in parts], timeout=TIMEOUT)
+    return {p: done.get((topic, p)) for p in parts}
 
 
 def group_progress(cluster: Cluster, group: str,
