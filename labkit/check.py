@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pandas as pd
 
 from labkit.cluster import resolve
+from labkit.cluster.clients import describe_groups
 from labkit.exceptions import CheckFailed, ClusterTimeoutError, LabkitError
 from labkit.inspect import (
     TIMEOUT,
@@ -245,11 +246,11 @@ def committed(group: str, topic: str, offsets: int | Mapping[int, int], *,
     if parts is None:
         return _missing(topic, name)
     want = dict.fromkeys(parts, offsets) if isinstance(offsets, int) else dict(offsets)
-    groups = c.admin().list_consumer_groups(request_timeout=TIMEOUT).result(timeout=TIMEOUT)
-    if group not in {g.group_id for g in groups.valid}:
+    done = committed_offsets(c, group, [topic])
+    if not done and describe_groups(c.config(), [group],
+                                    timeout=TIMEOUT)[group].state.name == "DEAD":
         return CheckResult(False, f"group {group!r} does not exist: it has committed nothing "
                            f"yet (did the consumer use group.id={group!r} and commit?)", name)
-    done = committed_offsets(c, group, [topic])
     marks = watermarks(c, [(topic, p) for p in parts])
     diffs = []
     for p, n in sorted(want.items()):

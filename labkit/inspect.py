@@ -9,6 +9,7 @@ Values the cluster cannot give right now (a partition without a leader) are ``<N
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import re
 import struct
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from labkit.cluster import resolve
-from labkit.cluster.clients import committed, coordinator_admin
+from labkit.cluster.clients import committed, describe_groups, group_ids
 from labkit.exceptions import LabkitError, NotSupportedError
 
 if TYPE_CHECKING:
@@ -178,28 +179,22 @@ def groups(cluster: Cluster | None = None, *, group: str | None = None) -> Any:
     ``lag`` = high watermark − committed; ``member`` is the member id owning the partition
     now (None if unassigned). A group without either has one row with empty topic."""
     c = resolve(cluster)
-    names = sorted(g.group_id for g in c.admin().list_consumer_groups(
-        request_timeout=TIMEOUT).result(timeout=TIMEOUT).valid)
-    if group is not None:
-        if group not in names:
-            raise NotFoundError(f"consumer group {group!r} does not exist; known groups: "
-                                f"{', '.join(names) or 'none'}")
-        names = [group]
+    names = [group] if group is not None else group_ids(c.admin(), timeout=TIMEOUT)
     meta = c.admin().list_topics(timeout=TIMEOUT).topics
     everywhere = _partitions_of(meta, None)
-    found = []
-    with coordinator_admin(c.config()) as admin:
-        descs = admin.describe_consumer_groups(names, request_timeout=TIMEOUT) if names else {}
-        for name in names:
-            try:
-                desc = descs[name].result(timeout=TIMEOUT)
-            except Exception as exc:
-                raise LabkitError(f"could not describe consumer group {name!r}: {exc}") from None
-            owner = {(tp.topic, tp.partition): m.member_id
-                     for m in desc.members for tp in (m.assignment.topic_partitions or [])}
-            found.append((name, desc, owner))
-    found = [(name, desc, owner, committed(c.config(), name, everywhere, timeout=TIMEOUT))
-             for name, desc, owner in found]
+    descs = describe_groups(c.config(), names, timeout=TIMEOUT)
+    found = [(name, descs[name],
+              {(tp.topic, tp.partition): m.member_id for m in descs[name].members
+               for tp in (m.assignment.topic_partitions or [])},
+              committed(c.config(), name, everywhere, timeout=TIMEOUT)) for name in names]
+    if group is not None and found[0][1].state.name == "DEAD" and not found[0][3]:
+        # asked for by name rather than looked up in the list: the list may lack groups
+        # whose coordinator is loading, and one the student names should be found regardless
+        known = group_ids(c.admin(), timeout=TIMEOUT)
+        near = difflib.get_close_matches(group, known, n=3)
+        raise NotFoundError(f"consumer group {group!r} does not exist"
+                            + (f"; did you mean {', '.join(near)}?" if near else "")
+                            + f" ({len(known)} group(s) exist: inspect.groups() lists them)")
     marks = watermarks(c, sorted({tp for *_, owner, done in found for tp in {*owner, *done}
                                   if tp[0] in meta}))
     rows: list[dict[str, Any]] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -115,6 +116,8 @@ def test_groups_and_lag_equal_high_minus_committed(cluster: labkit.Cluster, topi
     after = ins.groups(cluster, group=group)
     assert after["members"].eq(0).all() and after["member"].isna().all()
     assert after["partition"].tolist() == [0, 1]  # only committed partitions remain
+    with pytest.raises(ins.NotFoundError, match=f"did you mean {re.escape(group)}"):
+        ins.lag(group + "x", cluster=cluster)  # a typo: the error names the group meant
 
 
 def test_nodes_agree_with_metadata_and_quorum_tool(cluster: labkit.Cluster, topic: str) -> None:

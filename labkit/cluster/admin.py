@@ -18,14 +18,16 @@ def lab_topics(cluster: Cluster) -> list[str]:
 
 
 def lab_groups(cluster: Cluster) -> list[str]:
-    result = cluster.admin().list_consumer_groups().result(timeout=10)
-    return sorted(g.group_id for g in result.valid)
+    from labkit.cluster.clients import group_ids
+
+    return group_ids(cluster.admin(), timeout=10)
 
 
 def delete_groups(cluster: Cluster, groups: list[str], *, timeout: float = 30.0) -> None:
     """Delete consumer groups. A group whose members are still there (e.g. a kernel that
-    crashed a moment ago) is retried until its members' sessions expire, up to ``timeout``."""
-    from labkit.cluster.clients import coordinator_admin
+    crashed a moment ago), or whose coordinator is moving, is retried until its members'
+    sessions expire or the coordinator answers, up to ``timeout``."""
+    from labkit.cluster.clients import coordinator_admin, coordinator_moving
 
     pending = list(groups)
     deadline = time.monotonic() + timeout
@@ -39,7 +41,7 @@ def delete_groups(cluster: Cluster, groups: list[str], *, timeout: float = 30.0)
                 except Exception as exc:
                     if "GROUP_ID_NOT_FOUND" in str(exc):
                         continue
-                    if "NON_EMPTY_GROUP" not in str(exc):
+                    if "NON_EMPTY_GROUP" not in str(exc) and not coordinator_moving(exc):
                         raise LabkitError(f"could not delete consumer group {group!r}: "
                                           f"{exc}") from None
                     busy.append(group)

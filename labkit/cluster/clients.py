@@ -5,7 +5,9 @@ requests librdkafka handles badly.
   and offsets;
 * a short-lived AdminClient (:func:`coordinator_admin`) for requests sent to a group's
   coordinator (describe or delete groups);
-* one consumer per group for reading committed offsets (:func:`committed`).
+* one consumer per group for reading committed offsets (:func:`committed`);
+* retries where Kafka answers "ask again" while a group coordinator moves or loads
+  (:func:`group_ids`, :func:`describe_groups`, :func:`committed`).
 
 Two librdkafka bugs (up to 2.16 at least, both open upstream) make a process die when a
 coordinator request meets a node that stops or restarts:
@@ -81,6 +83,59 @@ def coordinator_admin(config: dict[str, Any]) -> Iterator[AdminClient]:
         raise
 
 
+def group_ids(admin: AdminClient, *, timeout: float) -> list[str]:
+    """Every consumer group's id. The request goes to every node and each answers for the
+    groups it coordinates; a node still loading some of them (leadership of
+    ``__consumer_offsets`` just moved to it) answers with an error, and its groups are missing
+    from the result. Asked again until every node answered, up to ``timeout`` seconds. For a
+    moment while a coordinator moves, a group can also be left out with no error at all (the
+    old node gave it up, the new one has not taken it yet): to find one group, describe it
+    by name (:func:`describe_groups`) rather than look for it here."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = max(deadline - time.monotonic(), 1.0)
+        result = admin.list_consumer_groups(request_timeout=left).result(timeout=left + 1)
+        if not result.errors:
+            return sorted({g.group_id for g in result.valid})
+        if time.monotonic() >= deadline:
+            raise LabkitError(f"could not list consumer groups: {len(result.errors)} node(s) "
+                              f"answered with an error, e.g. {result.errors[0]}; Hint: a node "
+                              "that just (re)started may still be loading its groups, try "
+                              "again in a few seconds")
+        time.sleep(0.2)
+
+
+def describe_groups(config: dict[str, Any], names: Iterable[str], *,
+                    timeout: float) -> dict[str, Any]:
+    """``describe_consumer_groups`` of ``names`` (one request per coordinator, on a new
+    AdminClient: see the module's notes), asking again for the groups whose coordinator
+    moved or is loading, up to ``timeout`` seconds. A group that does not exist is described
+    with state DEAD and no members."""
+    from confluent_kafka import KafkaException
+
+    pending, found = list(dict.fromkeys(names)), {}
+    deadline = time.monotonic() + timeout
+    while pending:
+        again = []
+        with coordinator_admin(config) as admin:
+            left = max(deadline - time.monotonic(), 1.0)
+            futures = admin.describe_consumer_groups(pending, request_timeout=left)
+            for name in pending:
+                try:
+                    found[name] = futures[name].result(timeout=left + 1)
+                except Exception as exc:  # KafkaException, or the future timed out
+                    if not coordinator_moving(exc) or time.monotonic() >= deadline:
+                        err = exc.args[0] if isinstance(exc, KafkaException) else None
+                        why = err.str() if err is not None else str(exc) or type(exc).__name__
+                        raise LabkitError(f"could not describe consumer group {name!r}: "
+                                          f"{why}") from None
+                    again.append(name)
+        pending = again
+        if pending:
+            time.sleep(0.1)  # retry interval, as in committed()
+    return found
+
+
 def committed(config: dict[str, Any], group: str, partitions: Iterable[tuple[str, int]], *,
               timeout: float) -> dict[tuple[str, int], int]:
     """The offsets ``group`` has committed on ``partitions`` ((topic, partition) pairs); a
@@ -108,19 +163,24 @@ def committed(config: dict[str, Any], group: str, partitions: Iterable[tuple[str
                 err = exc.args[0]
             if err is None:
                 break
-            if err.code() not in _coordinator_moving() or time.monotonic() >= deadline:
+            if not coordinator_moving(err) or time.monotonic() >= deadline:
                 raise LabkitError(f"could not read the offsets group {group!r} committed"
                                   f"{where}: {err.str()}")
             time.sleep(0.1)  # retry interval; the consumer finds the new coordinator meanwhile
     return {(tp.topic, tp.partition): int(tp.offset) for tp in got if tp.offset >= 0}
 
 
-def _coordinator_moving() -> set[int]:
-    from confluent_kafka import KafkaError
+def coordinator_moving(error: Any) -> bool:
+    """``error`` (a KafkaError, or a KafkaException carrying one) says "ask again": the
+    group's coordinator moved, is not known yet, or is still loading the group."""
+    from confluent_kafka import KafkaError, KafkaException
 
-    return {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
-            KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._WAIT_COORD,
-            KafkaError._TRANSPORT}
+    if isinstance(error, KafkaException) and error.args:
+        error = error.args[0]
+    return isinstance(error, KafkaError) and error.code() in {
+        KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._WAIT_COORD,
+        KafkaError._TRANSPORT}
 
 
 def _reader(config: dict[str, Any], group: str) -> Consumer:

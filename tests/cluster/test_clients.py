@@ -12,26 +12,29 @@ import pytest
 import labkit
 from labkit.cluster.clients import _READERS, MAX_READERS, coordinator_admin
 from labkit.inspect import committed_offsets
-from tests.conftest import produce_records
+from tests.conftest import produce_records, run_cli
 
-# Reads committed offsets in two threads until stdin closes, then prints what it saw.
+# Reads committed offsets in two threads, and the group's lag (describe + offsets) in a
+# third, until stdin closes; then prints what it saw.
 READER = textwrap.dedent("""
     import json, sys, threading
     import labkit
-    from labkit.inspect import committed_offsets
+    from labkit.inspect import committed_offsets, lag
 
     cluster, group, topic = labkit.connect(start=False), sys.argv[1], sys.argv[2]
     calls, errors, done = [0], [], threading.Event()
 
-    def loop():
+    def loop(read):
         while not done.is_set():
             try:
-                committed_offsets(cluster, group, [topic])
+                read()
                 calls[0] += 1
             except labkit.LabkitError as exc:  # collected; the test asserts there are none
                 errors.append(str(exc))
 
-    threads = [threading.Thread(target=loop) for _ in range(2)]
+    offsets = lambda: committed_offsets(cluster, group, [topic])
+    threads = [threading.Thread(target=loop, args=(read,))
+               for read in (offsets, offsets, lambda: lag(group, topic, cluster))]
     for t in threads:
         t.start()
     print("reading", flush=True)
@@ -84,7 +87,9 @@ def test_offset_readers_are_bounded(cluster: labkit.Cluster, topic: str, group: 
 def test_reading_offsets_survives_the_coordinator_stopping(cluster: labkit.Cluster, topic: str,
                                                            group: str) -> None:
     """Regression: AdminClient.list_consumer_group_offsets crashed the process (SIGSEGV in
-    librdkafka) when its coordinator went away; labkit reads through a group consumer."""
+    librdkafka) when its coordinator went away; labkit reads through a group consumer. And
+    ``lag(group)`` failed while the group's coordinator moved or loaded: the group was
+    missing from the group list, or describing it answered "not coordinator"."""
     if len(cluster.nodes) < 3:
         pytest.skip("needs the 3-node cluster (the group must survive its coordinator)")
     cluster.fresh_topic(topic, partitions=3, replication_factor=3)
@@ -97,8 +102,12 @@ def test_reading_offsets_survives_the_coordinator_stopping(cluster: labkit.Clust
                               stderr=subprocess.PIPE)
     try:
         assert reader.stdout is not None and reader.stdout.readline().strip() == "reading"
-        cluster.stop_node(coordinator)
+        cluster.stop_node(coordinator)  # its groups move to other nodes, which load them
         cluster.start_node(coordinator)
+        # ...and back to it, as Kafka's periodic preferred-leader election would do later
+        elect = run_cli("kafka", "kafka-leader-election", "--election-type", "PREFERRED",
+                        "--all-topic-partitions", timeout=60)
+        assert elect.returncode == 0, elect.stderr[-2000:]
         out, err = reader.communicate("", timeout=120)
     finally:
         if reader.poll() is None:
