@@ -22,6 +22,40 @@ def cluster() -> labkit.Cluster:
     return labkit.connect()
 
 
+@pytest.fixture(autouse=True)
+def _leadership_handed_back(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that restarted a node of the lab cluster, hand the node back the
+    partitions it prefers to lead (a preferred-leader election) before the next test runs.
+    Kafka would do that itself within 5 minutes (``leader.imbalance.check.interval.seconds``),
+    moving group coordinators in the middle of whatever test or lesson runs then."""
+    if "cluster" not in request.fixturenames:
+        yield
+        return
+    cluster = request.getfixturevalue("cluster")
+    before = _node_pids(cluster)
+    yield
+    if before is None or _node_pids(cluster) == before:
+        return
+
+    def elected() -> bool:
+        out = run_cli("kafka", "kafka-leader-election", "--election-type", "PREFERRED",
+                      "--all-topic-partitions", timeout=120)
+        return out.returncode == 0  # not yet while the restarted node is out of some ISR
+
+    cluster.wait_for("a preferred-leader election to succeed after a node restart", elected,
+                     timeout=120)
+
+
+def _node_pids(cluster: labkit.Cluster) -> list[object] | None:
+    """The local nodes' pids as the state file has them now (None on other backends)."""
+    if cluster.backend != "local":
+        return None
+    from labkit.cluster.state import read_state
+
+    state = read_state(cluster.settings) or {}  # type: ignore[attr-defined]
+    return [n.get("pid") for n in state.get("nodes", [])]
+
+
 @pytest.fixture()
 def topic(cluster: labkit.Cluster) -> Iterator[str]:
     """A fresh topic name, deleted after the test."""

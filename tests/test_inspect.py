@@ -131,9 +131,14 @@ def test_nodes_agree_with_metadata_and_quorum_tool(cluster: labkit.Cluster, topi
         assert row.port == known[row.node].port and row.pid == known[row.node].pid
         assert row.alive == known[row.node].alive
     assert set(df[df["ready"]]["node"]) == cluster.broker_ids()
-    led = [cluster.leader(topic, p) for p in range(3)]
-    for node_id in set(led):
-        assert df.set_index("node").loc[node_id, "leaders"] >= led.count(node_id)
+
+    def leaders_agree() -> bool:  # asked again if leadership moved between the two reads
+        counts = ins.nodes(cluster).set_index("node")["leaders"]
+        led = [cluster.leader(topic, p) for p in range(3)]
+        return all(counts[node_id] >= led.count(node_id) for node_id in set(led))
+
+    cluster.wait_for("inspect.nodes() to count the leaders the metadata names", leaders_agree,
+                     timeout=30)
     # Kafka's own tool names the quorum leader: the quorum-state files must agree
     out = cluster.kafka("kafka-metadata-quorum", "describe", "--status").stdout
     leader_id = int(next(line.split(":")[1] for line in out.splitlines()

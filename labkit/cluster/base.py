@@ -118,6 +118,25 @@ class Cluster(ABC):
         """The brokers the cluster's metadata lists right now."""
         return set(self.admin().list_topics(timeout=timeout).brokers)
 
+    def _listed_by_every_node(self, node_id: int) -> bool:
+        """Every live node's own metadata lists ``node_id``: the restart of ``node_id`` is
+        complete. Asking any one node is not enough: after a kill the others keep listing the
+        old process until its session expires (``broker.session.timeout.ms``, 9 s), and each
+        learns of the new one on its own, a moment apart. A new client per node, so the
+        question goes to that node (librdkafka connects only to its bootstrap node first)."""
+        from confluent_kafka.admin import AdminClient
+
+        for n in self.nodes:
+            if not n.alive:
+                continue
+            admin = AdminClient({"bootstrap.servers": f"{n.host}:{n.port}", "log_level": 0})
+            try:
+                if node_id not in admin.list_topics(timeout=1.0).brokers:
+                    return False
+            except Exception:  # e.g. that node is restarting too
+                return False
+        return True
+
     def leader(self, topic: str, partition: int = 0, *, timeout: float = 5.0) -> int:
         """The node id leading ``topic``/``partition`` (-1 while there is none)."""
         md = self.admin().list_topics(topic=topic, timeout=timeout)

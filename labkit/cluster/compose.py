@@ -232,7 +232,7 @@ class ComposeCluster(Cluster):
     def start_node(self, node_id: int, *, timeout: float | None = None) -> None:
         self._run("start", self.service(node_id))
         self.wait_for(f"node {node_id} to rejoin the cluster",
-                      lambda: node_id in self.broker_ids(timeout=1.0),
+                      lambda: self._listed_by_every_node(node_id),
                       timeout=timeout or self.settings.start_timeout)
 
 

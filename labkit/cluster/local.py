@@ -413,7 +413,7 @@ class LocalCluster(Cluster):
             node["pid"] = self._launch(self.jvm, node_id)
             write_state(self.settings, self._state)
         deadline = time.monotonic() + (timeout or self.settings.start_timeout)
-        while node_id not in self._safe_broker_ids():
+        while not self._listed_by_every_node(node_id):
             self._check_alive(only={node_id})
             if time.monotonic() > deadline:
                 raise NodeStartError(
@@ -421,12 +421,6 @@ class LocalCluster(Cluster):
                     f"{node_id}'"
                 )
             time.sleep(0.1)
-
-    def _safe_broker_ids(self) -> set[int]:
-        try:
-            return self.broker_ids(timeout=1.0)
-        except Exception:
-            return set()
 
 
 def train_cds_archive(settings: Settings, jvm: Jvm) -> Path | None:

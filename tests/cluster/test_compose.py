@@ -402,7 +402,7 @@ def test_compose_cluster_commands(fake_docker: dict[str, Path], tmp_path: Path,
     assert cluster.is_running()
     cluster.stop_node(2, timeout=10)
     cluster.kill_node(3)
-    monkeypatch.setattr(ComposeCluster, "broker_ids", lambda self, timeout=5.0: {1, 2, 3})
+    monkeypatch.setattr(ComposeCluster, "_listed_by_every_node", lambda self, node_id: True)
     cluster.start_node(3)
     with pytest.raises(LabkitError, match="not part of"):
         cluster.kill_node(4)

@@ -115,6 +115,23 @@ def test_leader_failover_and_rejoin(cluster: labkit.Cluster, topic: str) -> None
     assert sorted(cluster.isr(topic)) == [1, 2, 3]
 
 
+def test_start_node_after_a_kill_waits_for_the_new_process(cluster: labkit.Cluster) -> None:
+    """Regression: the other nodes list a killed node until its session expires, so
+    start_node returned at once while the new process was still starting."""
+    if len(cluster.nodes) < 3 or cluster.backend != "local":
+        pytest.skip("needs the local 3-node cluster")
+    from confluent_kafka.admin import AdminClient
+
+    node = next(n for n in cluster.nodes if n.id == 3)
+    cluster.kill_node(3)
+    cluster.start_node(3)
+    own = AdminClient({"bootstrap.servers": f"127.0.0.1:{node.port}", "log_level": 0})
+    assert 3 in own.list_topics(timeout=5).brokers  # node 3 serves, and knows itself
+    for other in cluster.nodes:
+        seen = AdminClient({"bootstrap.servers": f"127.0.0.1:{other.port}", "log_level": 0})
+        assert seen.list_topics(timeout=5).brokers.keys() == {1, 2, 3}, other.id
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("nodes", [1, 3])
 def test_own_cluster_starts_and_stops_cleanly(own_home: Path, nodes: int) -> None:
