@@ -12,7 +12,7 @@ import pytest
 import labkit
 from labkit.cluster.clients import _READERS, MAX_READERS, coordinator_admin
 from labkit.inspect import committed_offsets
-from tests.conftest import produce_records, run_cli
+from tests.conftest import elect_preferred_leaders, produce_records
 
 # Reads committed offsets in two threads, and the group's lag (describe + offsets) in a
 # third, until stdin closes; then prints what it saw.
@@ -105,9 +105,7 @@ def test_reading_offsets_survives_the_coordinator_stopping(cluster: labkit.Clust
         cluster.stop_node(coordinator)  # its groups move to other nodes, which load them
         cluster.start_node(coordinator)
         # ...and back to it, as Kafka's periodic preferred-leader election would do later
-        elect = run_cli("kafka", "kafka-leader-election", "--election-type", "PREFERRED",
-                        "--all-topic-partitions", timeout=60)
-        assert elect.returncode == 0, elect.stderr[-2000:]
+        elect_preferred_leaders(cluster)
         out, err = reader.communicate("", timeout=120)
     finally:
         if reader.poll() is None:
