@@ -278,42 +278,47 @@ def partitions(cluster: Cluster, topic: str, *, timeout: float = 5.0) -> list[in
     return sorted(t.partitions)
 
 
-def _marks(cluster: Cluster, topic: str) -> dict[int, tuple[float, float]]:
-    """(log start, log end) per partition, NaN where a partition did not answer: one request
-    per side, no retry (built on :func:`labkit.inspect.watermarks`)."""
+def _marks(cluster: Cluster, topic: str, parts: list[int]) -> dict[int, tuple[float, float]]:
+    """(log start, log end) of ``parts`` of ``topic``, NaN where a partition did not answer:
+    one request per side, no retry (built on :func:`labkit.inspect.watermarks`)."""
     import pandas as pd
 
     from labkit.inspect import watermarks
 
-    marks = watermarks(cluster, [(topic, p) for p in partitions(cluster, topic)], settle=0)
+    marks = watermarks(cluster, [(topic, p) for p in parts], settle=0)
     return {p: tuple(math.nan if pd.isna(v) else float(v) for v in mark)  # type: ignore[misc]
             for (_t, p), mark in sorted(marks.items())}
+
+
+def _committed(cluster: Cluster, group: str, topic: str,
+               parts: list[int]) -> dict[int, int | None]:
+    from labkit.cluster.clients import committed as read_committed
+    from labkit.inspect import TIMEOUT
+
+    done = read_committed(cluster.config(), group, [(topic, p) for p in parts], timeout=TIMEOUT)
+    return {p: done.get((topic, p)) for p in parts}
 
 
 def offsets(cluster: Cluster, topic: str, *, spec: str = "latest") -> dict[int, float]:
     """The ``latest`` (log-end, high watermark) or ``earliest`` offset of every partition;
     NaN for a partition that did not answer (e.g. its leader is down)."""
     side = 1 if spec == "latest" else 0
-    return {p: mark[side] for p, mark in _marks(cluster, topic).items()}
+    return {p: mark[side] for p, mark in _marks(cluster, topic, partitions(cluster, topic)).items()}
 
 
 def committed(cluster: Cluster, group: str, topic: str) -> dict[int, int | None]:
     """The offsets ``group`` committed on ``topic`` (None where it has committed none);
-    built on :func:`labkit.cluster.clients.committed`, with this topic's partitions (one
-    metadata request per sample, not two)."""
-    from labkit.cluster.clients import committed as read_committed
-    from labkit.inspect import TIMEOUT
-
-    parts = partitions(cluster, topic)
-    done = read_committed(cluster.config(), group, [(topic, p) for p in parts], timeout=TIMEOUT)
-    return {p: done.get((topic, p)) for p in parts}
+    built on :func:`labkit.cluster.clients.committed`."""
+    return _committed(cluster, group, topic, partitions(cluster, topic))
 
 
 def group_progress(cluster: Cluster, group: str,
                    topic: str) -> dict[int, tuple[float, float]]:
     """(log end, group position) per partition: the position is the committed offset, or the
-    log start where the group has committed nothing. Lag is their difference."""
-    marks, done = _marks(cluster, topic), committed(cluster, group, topic)
+    log start where the group has committed nothing. Lag is their difference. One metadata
+    request per call (a chart samples it twice a second)."""
+    parts = partitions(cluster, topic)
+    marks, done = _marks(cluster, topic, parts), _committed(cluster, group, topic, parts)
     return {p: (end, float(done[p]) if done.get(p) is not None else start)
             for p, (start, end) in marks.items()}
 

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pandas as pd
 
 from labkit.cluster import resolve
+from labkit.cluster.clients import committed as read_committed
 from labkit.cluster.clients import describe_groups
 from labkit.exceptions import CheckFailed, ClusterTimeoutError, LabkitError
 from labkit.inspect import (
     TIMEOUT,
     NotFoundError,
-    committed_offsets,
     find_topic,
     topic_configs,
     watermarks,
@@ -246,7 +246,7 @@ def committed(group: str, topic: str, offsets: int | Mapping[int, int], *,
     if parts is None:
         return _missing(topic, name)
     want = dict.fromkeys(parts, offsets) if isinstance(offsets, int) else dict(offsets)
-    done = committed_offsets(c, group, [topic])
+    done = read_committed(c.config(), group, [(topic, p) for p in parts], timeout=TIMEOUT)
     if not done and describe_groups(c.config(), [group],
                                     timeout=TIMEOUT)[group].state.name == "DEAD":
         return CheckResult(False, f"group {group!r} does not exist: it has committed nothing "

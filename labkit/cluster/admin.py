@@ -31,6 +31,7 @@ def delete_groups(cluster: Cluster, groups: list[str], *, timeout: float = 30.0)
 
     pending = list(groups)
     deadline = time.monotonic() + timeout
+    last: dict[str, str] = {}
     while pending:
         busy: list[str] = []
         with coordinator_admin(cluster.config()) as admin:
@@ -45,7 +46,11 @@ def delete_groups(cluster: Cluster, groups: list[str], *, timeout: float = 30.0)
                         raise LabkitError(f"could not delete consumer group {group!r}: "
                                           f"{exc}") from None
                     busy.append(group)
+                    last[group] = "NON_EMPTY_GROUP" if "NON_EMPTY_GROUP" in str(exc) else str(exc)
         if busy and time.monotonic() > deadline:
+            if last[busy[0]] != "NON_EMPTY_GROUP":  # its coordinator never answered
+                raise LabkitError(f"could not delete consumer group {busy[0]!r} within "
+                                  f"{timeout:.0f}s: {last[busy[0]]}")
             raise LabkitError(
                 f"consumer group {busy[0]!r} still has members after {timeout:.0f}s; stop its "
                 "consumers (e.g. restart the notebook kernel that runs them) and try again"

@@ -126,7 +126,7 @@ class Cluster(ABC):
         question goes to that node (librdkafka connects only to its bootstrap node first)."""
         from confluent_kafka.admin import AdminClient
 
-        for n in self.nodes:
+        for n in sorted(self.nodes, key=lambda n: n.id != node_id):  # the restarted one first
             if not n.alive:
                 continue
             admin = AdminClient({"bootstrap.servers": f"{n.host}:{n.port}", "log_level": 0})
