@@ -253,6 +253,7 @@ class LocalCluster(Cluster):
             started = self._start_nodes(jvm)
             try:
                 self._wait_ready()
+                self._wait_rejoined(started, self.settings.start_timeout)  # restarted ones
             except BaseException:
                 stop_pids({self._node_state(i)["pid"]: PROCESS_MARKER for i in started}, 10)
                 if len(started) == self.settings.nodes:
@@ -412,15 +413,21 @@ class LocalCluster(Cluster):
         with file_lock(self.settings.home / ".cluster.lock"):
             node["pid"] = self._launch(self.jvm, node_id)
             write_state(self.settings, self._state)
-        deadline = time.monotonic() + (timeout or self.settings.start_timeout)
-        while not self._listed_by_every_node(node_id):
-            self._check_alive(only={node_id})
-            if time.monotonic() > deadline:
-                raise NodeStartError(
-                    f"node {node_id} did not rejoin the cluster in time; see 'labkit logs "
-                    f"{node_id}'"
-                )
-            time.sleep(0.1)
+        self._wait_rejoined([node_id], timeout or self.settings.start_timeout)
+
+    def _wait_rejoined(self, node_ids: list[int], timeout: float) -> None:
+        """Wait until every live node lists each of ``node_ids`` (just started or restarted;
+        see :meth:`Cluster._listed_by_every_node`)."""
+        deadline = time.monotonic() + timeout
+        for node_id in node_ids:
+            while not self._listed_by_every_node(node_id):
+                self._check_alive(only={node_id})
+                if time.monotonic() > deadline:
+                    raise NodeStartError(
+                        f"node {node_id} did not rejoin the cluster in time; see 'labkit logs "
+                        f"{node_id}'"
+                    )
+                time.sleep(0.1)
 
 
 def train_cds_archive(settings: Settings, jvm: Jvm) -> Path | None:
