@@ -12,11 +12,18 @@ from pathlib import Path
 
 from labkit.exceptions import SettingsError
 
-KAFKA_VERSION = "4.1.1"
+KAFKA_VERSION = "4.4.0"
 """The Apache Kafka release the lab pins (jars from Maven Central or the release tarball)."""
 
 SCALA_VERSION = "2.13"
 BACKENDS = ("auto", "local", "external", "compose", "testcontainers")
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI")
+DEFAULT_COMPOSE_FILE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
+"""The repo's docker-compose.yml (beside the ``labkit`` package in a source checkout)."""
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 def _env(name: str) -> str | None:
@@ -36,6 +43,15 @@ def _int(name: str, raw: str | int, lo: int, hi: int) -> int:
     return value
 
 
+def _bool(name: str, raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not on or off; use 1/true/yes/on or 0/false/no/off")
+
+
 def _float(name: str, raw: str | float, lo: float, hi: float) -> float:
     try:
         value = float(raw)
@@ -46,7 +62,7 @@ def _float(name: str, raw: str | float, lo: float, hi: float) -> float:
     return value
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
 class Settings:
     """Everything labkit can be told, from keywords or the environment.
 
@@ -54,7 +70,7 @@ class Settings:
       home:              where jars, cluster data and the state file live [LABKIT_HOME]
       backend:           auto | local | external | compose | testcontainers [LABKIT_BACKEND]
       nodes:             1 or 3 Kafka nodes for the local backend [LABKIT_NODES]
-      base_port:         client port of node 1; node i listens on base_port + (i-1)*10000 and
+      base_port:         client port of node 1; node i listens on base_port + (i-1)*1000 and
                          its controller on the next port; None picks free ports [LABKIT_BASE_PORT]
       heap_mb:           max heap per node [LABKIT_HEAP_MB]
       start_timeout:     seconds to wait for the cluster to become ready [LABKIT_START_TIMEOUT]
@@ -62,6 +78,17 @@ class Settings:
       time_scale:        factor applied to demo durations (CI runs faster) [LABKIT_TIME_SCALE]
       kafka_home:        an unpacked Apache Kafka release to take the jars from [KAFKA_HOME]
       kafka_mirror:      where release tarballs are downloaded from [LABKIT_KAFKA_MIRROR]
+      security_protocol: PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL, for an external
+                         cluster [LABKIT_SECURITY_PROTOCOL]
+      sasl_mechanism:    PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 | OAUTHBEARER | GSSAPI
+                         [LABKIT_SASL_MECHANISM]
+      sasl_username:     [LABKIT_SASL_USERNAME]
+      sasl_password:     shown as *** in repr [LABKIT_SASL_PASSWORD]
+      ssl_ca_location:   a CA certificate file (PEM) to trust [LABKIT_SSL_CA_LOCATION]
+      compose_file:      the compose backend's file, default the repo's docker-compose.yml
+                         [LABKIT_COMPOSE_FILE]
+      solutions:         exercise solution cells run (instructors, make test)
+                         [LABKIT_SOLUTIONS: 1/true/yes/on]
     """
 
     home: Path
@@ -75,6 +102,23 @@ class Settings:
     kafka_home: Path | None = None
     kafka_mirror: str = "https://archive.apache.org/dist/kafka"
     kafka_version: str = KAFKA_VERSION
+    security_protocol: str | None = None
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_ca_location: Path | None = None
+    compose_file: Path = DEFAULT_COMPOSE_FILE
+    solutions: bool = False
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "sasl_password" and value is not None:
+                shown.append(f"{f.name}='***'")
+            else:
+                shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -93,6 +137,54 @@ class Settings:
                 "the external backend needs LABKIT_BOOTSTRAP_SERVERS (e.g. host:9092); "
                 "set it or unset LABKIT_BACKEND"
             )
+        self._check_security()
+        if self.compose_file != DEFAULT_COMPOSE_FILE and not Path(self.compose_file).is_file():
+            raise SettingsError(
+                f"LABKIT_COMPOSE_FILE={self.compose_file} is not a file; point it at the labkit "
+                "repo's docker-compose.yml or unset it"
+            )
+
+    def _check_security(self) -> None:
+        for name in ("security_protocol", "sasl_mechanism"):  # keywords may come in lower case
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, value.strip().upper() or None)
+        proto = self.security_protocol
+        if proto is not None and proto not in SECURITY_PROTOCOLS:
+            raise SettingsError(
+                f"LABKIT_SECURITY_PROTOCOL={proto!r} is not one of {', '.join(SECURITY_PROTOCOLS)}"
+                "; set one of them or unset it"
+            )
+        mech = self.sasl_mechanism
+        if mech is not None and mech not in SASL_MECHANISMS:
+            raise SettingsError(
+                f"LABKIT_SASL_MECHANISM={mech!r} is not one of {', '.join(SASL_MECHANISMS)}; "
+                "set one of them or unset it"
+            )
+        needs_password = mech in (None, "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+        if (proto or "").startswith("SASL") and needs_password and not (
+                self.sasl_username and self.sasl_password):
+            raise SettingsError(
+                f"LABKIT_SECURITY_PROTOCOL={proto} needs LABKIT_SASL_USERNAME and "
+                "LABKIT_SASL_PASSWORD; set both"
+            )
+        ca = self.ssl_ca_location
+        if ca is not None and not Path(ca).is_file():
+            raise SettingsError(
+                f"LABKIT_SSL_CA_LOCATION={ca} is not a file; point it at the CA certificate "
+                "(PEM) or unset it"
+            )
+
+    def security_config(self) -> dict[str, str]:
+        """The librdkafka settings for SASL/SSL (empty for a plaintext cluster)."""
+        conf = {
+            "security.protocol": self.security_protocol,
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password,
+            "ssl.ca.location": str(self.ssl_ca_location) if self.ssl_ca_location else None,
+        }
+        return {k: v for k, v in conf.items() if v}
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -118,9 +210,24 @@ class Settings:
             raw["kafka_home"] = Path(kh).expanduser()
         if (m := _env("LABKIT_KAFKA_MIRROR")) is not None:
             raw["kafka_mirror"] = m.rstrip("/")
+        if (sp := _env("LABKIT_SECURITY_PROTOCOL")) is not None:
+            raw["security_protocol"] = sp.strip().upper()
+        if (sm := _env("LABKIT_SASL_MECHANISM")) is not None:
+            raw["sasl_mechanism"] = sm.strip().upper()
+        if (su := _env("LABKIT_SASL_USERNAME")) is not None:
+            raw["sasl_username"] = su
+        if (pw := _env("LABKIT_SASL_PASSWORD")) is not None:
+            raw["sasl_password"] = pw
+        if (ca := _env("LABKIT_SSL_CA_LOCATION")) is not None:
+            raw["ssl_ca_location"] = Path(ca).expanduser()
+        if (cf := _env("LABKIT_COMPOSE_FILE")) is not None:
+            raw["compose_file"] = Path(cf).expanduser()
+        if (so := _env("LABKIT_SOLUTIONS")) is not None:
+            raw["solutions"] = _bool("LABKIT_SOLUTIONS", so)
         raw.update({k: v for k, v in overrides.items() if v is not None})
-        if isinstance(raw.get("home"), str):
-            raw["home"] = Path(str(raw["home"])).expanduser()
+        for key in ("home", "ssl_ca_location", "compose_file", "kafka_home"):
+            if isinstance(raw.get(key), str):
+                raw[key] = Path(str(raw[key])).expanduser()
         return cls(**raw)  # type: ignore[arg-type]
 
     def scaled(self, seconds: float) -> float:

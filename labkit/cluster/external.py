@@ -1,40 +1,15 @@
 """The external backend: a cluster someone else runs (a shared class cluster, a cloud one).
 
-Configured from the environment: ``LABKIT_BOOTSTRAP_SERVERS`` plus, where needed,
-``LABKIT_SECURITY_PROTOCOL``, ``LABKIT_SASL_MECHANISM``, ``LABKIT_SASL_USERNAME``,
-``LABKIT_SASL_PASSWORD`` and ``LABKIT_SSL_CA_LOCATION``.
+Configured through :class:`labkit.settings.Settings`: ``bootstrap_servers`` plus, where needed,
+``security_protocol``, ``sasl_mechanism``, ``sasl_username``, ``sasl_password`` and
+``ssl_ca_location`` (twins: ``LABKIT_BOOTSTRAP_SERVERS``, ``LABKIT_SECURITY_PROTOCOL``, ...).
 """
 
 from __future__ import annotations
 
-import os
-
 from labkit.cluster.base import Cluster, NodeInfo
-from labkit.exceptions import ClusterTimeoutError, SettingsError
+from labkit.exceptions import ClusterTimeoutError, NotSupportedError
 from labkit.settings import Settings
-
-_SECURITY_ENV = {
-    "LABKIT_SECURITY_PROTOCOL": "security.protocol",
-    "LABKIT_SASL_MECHANISM": "sasl.mechanism",
-    "LABKIT_SASL_USERNAME": "sasl.username",
-    "LABKIT_SASL_PASSWORD": "sasl.password",
-    "LABKIT_SSL_CA_LOCATION": "ssl.ca.location",
-}
-
-
-def security_from_env() -> dict[str, str]:
-    conf = {key: os.environ[env] for env, key in _SECURITY_ENV.items() if os.environ.get(env)}
-    proto = conf.get("security.protocol", "PLAINTEXT").upper()
-    if proto not in {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}:
-        raise SettingsError(
-            f"LABKIT_SECURITY_PROTOCOL={proto!r} is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, "
-            "SASL_SSL"
-        )
-    if proto.startswith("SASL") and not (conf.get("sasl.username") and conf.get("sasl.password")):
-        raise SettingsError(
-            f"{proto} needs LABKIT_SASL_USERNAME and LABKIT_SASL_PASSWORD; set both"
-        )
-    return conf
 
 
 class ExternalCluster(Cluster):
@@ -46,7 +21,7 @@ class ExternalCluster(Cluster):
         super().__init__(settings)
         assert settings.bootstrap_servers
         self._bootstrap = settings.bootstrap_servers
-        self._security = security if security is not None else security_from_env()
+        self._security = security if security is not None else settings.security_config()
 
     @property
     def bootstrap_servers(self) -> str:
@@ -73,6 +48,12 @@ class ExternalCluster(Cluster):
 
     def is_running(self) -> bool:
         return True
+
+    def logs(self, node_id: int, lines: int = 40) -> str:
+        raise NotSupportedError(
+            f"the external cluster at {self._bootstrap} does not show its nodes' logs to "
+            "labkit; ask whoever runs it"
+        )
 
     def down(self, *, purge: bool = False) -> None:
         """Nothing to stop: the external cluster is not ours. Forget our client handles."""
