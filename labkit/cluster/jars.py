@@ -27,8 +27,9 @@ from pathlib import Path
 from labkit.exceptions import ChecksumError, KafkaJarsError, MavenResolutionError
 from labkit.settings import SCALA_VERSION, Settings
 
-# Kafka 4.1 logs through slf4j 1.7.x: log4j-slf4j-impl (not -slf4j2-impl) is the matching binding.
-LOG4J_VERSION = "2.24.3"
+# Kafka 4.4 logs through slf4j-api 1.7.36 (kafka_2.13's pom), so log4j-slf4j-impl (not
+# -slf4j2-impl) is the matching binding; 2.25.5 is the log4j-api/-core kafka-server 4.4.0 names.
+LOG4J_VERSION = "2.25.5"
 COMPLETE_MARKER = ".complete"
 
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">

@@ -42,10 +42,22 @@ def parse_java_version(text: str) -> tuple[str, int] | None:
     return version, major
 
 
-@functools.cache
 def find_java(java_home: str | None = None, path_env: str | None = None) -> Java:
-    """The java to use: ``$JAVA_HOME/bin/java`` if set, else ``java`` on PATH; must be 17+."""
-    java_home = java_home if java_home is not None else os.environ.get("JAVA_HOME")
+    """The java to use: ``$JAVA_HOME/bin/java`` if set, else ``java`` on PATH; must be 17+.
+
+    Cached per resolved JAVA_HOME (and PATH when JAVA_HOME is unset), so setting JAVA_HOME
+    in a running kernel takes effect at the next call."""
+    if java_home is None:
+        java_home = os.environ.get("JAVA_HOME") or ""
+    if java_home:
+        path_env = None  # not consulted: keep one cache entry per JAVA_HOME
+    elif path_env is None:
+        path_env = os.environ.get("PATH", os.defpath)
+    return _find_java(java_home, path_env)
+
+
+@functools.cache
+def _find_java(java_home: str, path_env: str | None) -> Java:
     if java_home:
         candidate = Path(java_home) / "bin" / "java"
         if not candidate.exists():
@@ -54,7 +66,7 @@ def find_java(java_home: str | None = None, path_env: str | None = None) -> Java
             )
         where = f"JAVA_HOME={java_home}"
     else:
-        found = shutil.which("java", path=path_env if path_env is not None else None)
+        found = shutil.which("java", path=path_env)
         if not found:
             raise JavaNotFoundError(
                 f"Java was not found on PATH; Kafka needs Java {MIN_JAVA}+. " + _HINT
@@ -76,3 +88,6 @@ def find_java(java_home: str | None = None, path_env: str | None = None) -> Java
             f"Kafka needs Java {MIN_JAVA} or newer, found Java {version} ({where}). " + _HINT
         )
     return Java(candidate, version, major)
+
+
+find_java.cache_clear = _find_java.cache_clear  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from pathlib import Path
 from labkit.cluster.jars import classpath
 from labkit.cluster.java import Java
 from labkit.exceptions import KafkaToolError
+from labkit.settings import SCALA_VERSION
 
 BROKER_MAIN = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
@@ -45,6 +46,15 @@ TOOLS: dict[str, str] = {
 _NEEDS_BOOTSTRAP = set(TOOLS) - {"kafka-dump-log", "kafka-storage", "kafka-producer-perf-test"}
 
 
+def kafka_version_of(libs: Path) -> str | None:
+    """``4.4.0`` for a folder holding ``kafka_2.13-4.4.0.jar``; None without such a jar."""
+    for jar in sorted(libs.glob(f"kafka_{SCALA_VERSION}-*.jar")):
+        version = jar.name[len(f"kafka_{SCALA_VERSION}-"):-len(".jar")]
+        if version and not version.endswith(("-sources", "-javadoc", "-test")):
+            return version
+    return None
+
+
 def resource(name: str) -> Path:
     return Path(str(resources.files("labkit.cluster") / "resources" / name))
 
@@ -61,9 +71,19 @@ class Jvm:
         return classpath(self.libs)
 
     @property
+    def kafka_version(self) -> str:
+        """The Kafka version of the jars in ``libs`` (from ``kafka_2.13-<version>.jar``)."""
+        return kafka_version_of(self.libs) or "unknown"
+
+    @property
     def cds_archive(self) -> Path:
-        tag = "".join(c if c.isalnum() or c in ".-" else "_" for c in self.java.version)
-        return self.libs.parent / "cds" / f"java-{tag}.jsa"
+        """One archive per Kafka version and Java version: new jars (a KAFKA_HOME upgraded in
+        place, or another version) get a new archive instead of a stale one the JVM rejects."""
+        def safe(text: str) -> str:
+            return "".join(c if c.isalnum() or c in ".-" else "_" for c in text)
+
+        name = f"kafka-{safe(self.kafka_version)}-java-{safe(self.java.version)}.jsa"
+        return self.libs.parent / "cds" / name
 
     def cds_flags(self) -> list[str]:
         archive = self.cds_archive

@@ -53,3 +53,16 @@ def test_no_java_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(JavaNotFoundError, match="not found on PATH") as info:
         find_java(None, str(tmp_path))
     assert "Hint:" in str(info.value) and os.linesep not in str(info.value)
+
+
+def test_cache_follows_java_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Changing JAVA_HOME in a running kernel takes effect (the cache is per JAVA_HOME)."""
+    old = _fake_jdk(tmp_path / "a", "11.0.2")
+    new = _fake_jdk(tmp_path / "b", "21.0.1")
+    monkeypatch.setenv("JAVA_HOME", str(new))
+    assert find_java().major == 21
+    monkeypatch.setenv("JAVA_HOME", str(old))
+    with pytest.raises(JavaNotFoundError, match="found Java 11"):
+        find_java()
+    monkeypatch.setenv("JAVA_HOME", str(new))
+    assert find_java() is find_java()  # cached for the same JAVA_HOME
