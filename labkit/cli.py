@@ -19,7 +19,7 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
-from labkit.exceptions import ClusterNotRunningError, LabkitError
+from labkit.exceptions import ClusterNotRunningError, LabkitError, NotSupportedError
 
 
 def cmd_install(args: argparse.Namespace) -> int:
@@ -64,13 +64,13 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from labkit.cluster import resolve_backend, running_cluster
+    from labkit.cluster import purge, resolve_backend, running_cluster
     from labkit.cluster.state import read_state, remove_state
     from labkit.settings import Settings
 
     settings = Settings.from_env()
     if resolve_backend(settings) == "external":
-        raise LabkitError(
+        raise NotSupportedError(
             "the external cluster is not the lab's to stop; unset "
             "LABKIT_BOOTSTRAP_SERVERS to manage the local one"
         )
@@ -78,10 +78,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     cluster = running_cluster(settings)
     if cluster is None:
         if args.purge:
-            from labkit.cluster.local import LocalCluster
-
-            for n in (1, 3):
-                LocalCluster(Settings.from_env(nodes=n)).down(purge=True)
+            purge(settings)
             print("no lab cluster was running; its data was deleted")
             return 0
         remove_state(settings)
@@ -106,30 +103,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     ready: set[int] = set()
     with contextlib.suppress(Exception):
         ready = cluster.broker_ids(timeout=3)
+    leader = cluster.quorum_leader()
     print(f"backend: {cluster.backend}   bootstrap.servers={cluster.bootstrap_servers}")
     print(f"{'node':>4}  {'pid':>7}  {'port':>5}  {'controller':>10}  state")
     for n in cluster.nodes:
         state = "ready" if n.id in ready else ("running, not in metadata" if n.alive else "down")
+        if n.id == leader:
+            state += ", quorum leader"
         print(f"{n.id:>4}  {n.pid or '-':>7}  {n.port:>5}  {n.controller_port or '-':>10}  {state}")
     return 0
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from labkit.cluster import running_cluster
-    from labkit.cluster.local import LocalCluster
-    from labkit.cluster.state import tail
-    from labkit.settings import Settings
+    from labkit.cluster import describe
 
-    cluster = running_cluster()
-    if not isinstance(cluster, LocalCluster):
-        cluster = LocalCluster(Settings.from_env())
-    ids = {n.id for n in cluster.nodes} or set(range(1, cluster.settings.nodes + 1))
-    if args.node not in ids:
-        raise LabkitError(f"there is no node {args.node}; nodes are {sorted(ids)}")
-    path = cluster.log_path(args.node)
-    if not path.exists():
-        raise LabkitError(f"node {args.node} has no log yet ({path}); start it with 'labkit up'")
-    print(tail(path, args.lines))
+    print(describe().logs(args.node, args.lines))
     return 0
 
 

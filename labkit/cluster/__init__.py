@@ -12,10 +12,11 @@ import dataclasses
 
 from labkit.cluster.base import Cluster, NodeInfo
 from labkit.cluster.state import read_state, remove_state
-from labkit.exceptions import BackendError, ClusterNotRunningError
+from labkit.exceptions import BackendError, ClusterNotRunningError, NotSupportedError
 from labkit.settings import Settings
 
-__all__ = ["Cluster", "NodeInfo", "connect", "resolve", "resolve_backend", "running_cluster"]
+__all__ = ["Cluster", "NodeInfo", "connect", "describe", "purge", "resolve", "resolve_backend",
+           "running_cluster"]
 
 
 def resolve_backend(settings: Settings) -> str:
@@ -49,6 +50,33 @@ def _make(settings: Settings, backend: str) -> Cluster:
     raise BackendError(
         f"unknown backend {backend!r}; choose local, external, compose or testcontainers"
     )
+
+
+def describe(settings: Settings | None = None) -> Cluster:
+    """The cluster the settings describe, whether or not it runs (e.g. to read the logs a
+    stopped local cluster left behind); :func:`running_cluster` if one runs."""
+    settings = settings or Settings.from_env()
+    return running_cluster(settings) or _make(settings, resolve_backend(settings))
+
+
+def purge(settings: Settings | None = None) -> None:
+    """Stop the lab's cluster if it runs and delete its data, for the configured backend:
+    the local nodes' folders (of the 1- and the 3-node cluster), or the compose volumes.
+    An external cluster is not the lab's to purge (NotSupportedError)."""
+    settings = settings or Settings.from_env()
+    backend = resolve_backend(settings)
+    if backend == "external":
+        raise NotSupportedError(
+            "the external cluster's data is not the lab's to delete; unset "
+            "LABKIT_BOOTSTRAP_SERVERS to manage the local one"
+        )
+    if backend == "local":
+        from labkit.cluster.local import LocalCluster
+
+        for n in (1, 3):
+            LocalCluster(dataclasses.replace(settings, nodes=n)).down(purge=True)
+        return
+    _make(settings, backend).down(purge=True)
 
 
 def running_cluster(settings: Settings | None = None) -> Cluster | None:

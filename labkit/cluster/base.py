@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labkit.cluster.clients import shared_admin
-from labkit.exceptions import ClusterTimeoutError, NotSupportedError
+from labkit.exceptions import ClusterTimeoutError, NotFoundError, NotSupportedError
 from labkit.settings import Settings
 
 if TYPE_CHECKING:
@@ -85,6 +85,34 @@ class Cluster(ABC):
         """Client settings needed to reach the cluster (SASL/SSL for external ones)."""
         return {}
 
+    # -- what a backend can show or do (ask these instead of checking ``backend``) --------------
+    @property
+    def controls_nodes(self) -> bool:
+        """Whether :meth:`stop_node`, :meth:`kill_node` and :meth:`start_node` work here."""
+        return False
+
+    def logs(self, node_id: int, lines: int = 40) -> str:
+        """The last ``lines`` lines of node ``node_id``'s log."""
+        raise NotSupportedError(
+            f"the {self.backend} backend cannot show node logs; ask the cluster's operator"
+        )
+
+    def data_dir(self, node_id: int) -> Path | None:
+        """The folder holding node ``node_id``'s partition folders (``topic-partition``), or
+        None where the backend does not expose the nodes' disks."""
+        return None
+
+    def quorum_leader(self) -> int | None:
+        """The node leading the KRaft controller quorum, where the backend can tell
+        without a request (None elsewhere)."""
+        return None
+
+    def _known_node(self, node_id: int) -> None:
+        """Raise NotFoundError unless ``node_id`` is one of this cluster's nodes."""
+        ids = sorted(n.id for n in self.nodes)
+        if node_id not in ids:
+            raise NotFoundError(f"there is no node {node_id}; nodes are {ids}")
+
     # -- node control: only where the backend owns the nodes -----------------------------------
     def stop_node(self, node_id: int, *, timeout: float = 30.0) -> None:
         """Stop a node cleanly (SIGTERM: controlled shutdown, leadership moves away)."""
@@ -117,25 +145,6 @@ class Cluster(ABC):
     def broker_ids(self, timeout: float = 5.0) -> set[int]:
         """The brokers the cluster's metadata lists right now."""
         return set(self.admin().list_topics(timeout=timeout).brokers)
-
-    def _listed_by_every_node(self, node_id: int) -> bool:
-        """Every live node's own metadata lists ``node_id``: the restart of ``node_id`` is
-        complete. Asking any one node is not enough: after a kill the others keep listing the
-        old process until its session expires (``broker.session.timeout.ms``, 9 s), and each
-        learns of the new one on its own, a moment apart. A new client per node, so the
-        question goes to that node (librdkafka connects only to its bootstrap node first)."""
-        from confluent_kafka.admin import AdminClient
-
-        for n in sorted(self.nodes, key=lambda n: n.id != node_id):  # the restarted one first
-            if not n.alive:
-                continue
-            admin = AdminClient({"bootstrap.servers": f"{n.host}:{n.port}", "log_level": 0})
-            try:
-                if node_id not in admin.list_topics(timeout=1.0).brokers:
-                    return False
-            except Exception:  # e.g. that node is restarting too
-                return False
-        return True
 
     def leader(self, topic: str, partition: int = 0, *, timeout: float = 5.0) -> int:
         """The node id leading ``topic``/``partition`` (-1 while there is none)."""

@@ -7,20 +7,21 @@ Host ports match the local backend (127.0.0.1:19092/20092/21092), so notebooks w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from labkit.cluster.base import Cluster, NodeInfo
-from labkit.cluster.local import DEFAULT_BASE_PORT, PORT_STEP, port_free
-from labkit.cluster.readiness import wait_until_ready
+from labkit.cluster.ports import node_port, port_free
+from labkit.cluster.readiness import wait_rejoined, wait_until_ready
 from labkit.cluster.state import pid_alive, read_state, remove_state, write_state
-from labkit.exceptions import BackendError, LabkitError, NodeStartError, PortInUseError
+from labkit.exceptions import BackendError, NodeStartError, NotFoundError, PortInUseError
 from labkit.settings import Settings
 
 PROJECT = "labkit"
@@ -49,20 +50,33 @@ def compose_plugin_available(timeout: float = 10.0) -> bool:
     return _docker_ok(["compose", "version"], timeout) is not None
 
 
-def compose_file() -> Path:
-    """``LABKIT_COMPOSE_FILE``, else docker-compose.yml beside the ``labkit`` package."""
-    env = os.environ.get("LABKIT_COMPOSE_FILE")
-    path = Path(env).expanduser() if env else Path(__file__).resolve().parents[2] / (
-        "docker-compose.yml")
+def compose_file(settings: Settings | None = None) -> Path:
+    """``settings.compose_file`` (``LABKIT_COMPOSE_FILE``, default the repo's
+    docker-compose.yml); BackendError if it is not there (e.g. labkit installed as a wheel)."""
+    path = (settings or Settings.from_env()).compose_file
     if not path.is_file():
         raise BackendError(f"the compose file {path} does not exist; set LABKIT_COMPOSE_FILE "
                            "to the labkit repo's docker-compose.yml")
     return path
 
 
+@contextlib.contextmanager
+def _environ(name: str, value: str) -> Iterator[None]:
+    """Set the environment variable ``name`` for the duration of the block, then restore it."""
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
 def make(settings: Settings, backend: str) -> Cluster:
     """The cluster object for ``backend`` ('compose' or 'testcontainers'), or BackendError."""
-    path = compose_file()
+    path = compose_file(settings)
     if backend == "testcontainers":
         _import_testcontainers()
     if not docker_engine_available():
@@ -102,7 +116,7 @@ class ComposeCluster(Cluster):
 
     def __init__(self, settings: Settings, path: Path | None = None) -> None:
         super().__init__(settings)
-        self.compose_file = path or compose_file()
+        self.compose_file = path or compose_file(settings)
         self._last_check = 0.0
 
     # -- docker compose ----------------------------------------------------------------------
@@ -133,13 +147,24 @@ class ComposeCluster(Cluster):
     @staticmethod
     def service(node_id: int) -> str:
         if node_id not in NODE_IDS:
-            raise LabkitError(f"node {node_id} is not part of this 3-node cluster; nodes are "
-                              f"{list(NODE_IDS)}")
+            raise NotFoundError(f"node {node_id} is not part of this 3-node cluster; nodes are "
+                                f"{list(NODE_IDS)}")
         return f"kafka-{node_id}"
 
     @staticmethod
     def default_port(node_id: int) -> int:
-        return DEFAULT_BASE_PORT + (node_id - 1) * PORT_STEP
+        return node_port(node_id)
+
+    # -- what this backend can show and do -------------------------------------------------------
+    @property
+    def controls_nodes(self) -> bool:
+        return True
+
+    def logs(self, node_id: int, lines: int = 40) -> str:
+        """The end of the node's container log (``docker compose logs --tail``)."""
+        out = self._run("logs", "--no-color", "--no-log-prefix", "--tail", str(lines),
+                        self.service(node_id), timeout=30)
+        return (out.stdout + out.stderr).rstrip("\n")
 
     # -- what the cluster is ---------------------------------------------------------------------
     @property
@@ -231,9 +256,7 @@ class ComposeCluster(Cluster):
 
     def start_node(self, node_id: int, *, timeout: float | None = None) -> None:
         self._run("start", self.service(node_id))
-        self.wait_for(f"node {node_id} to rejoin the cluster",
-                      lambda: self._listed_by_every_node(node_id),
-                      timeout=timeout or self.settings.start_timeout)
+        wait_rejoined(self, [node_id], timeout=timeout or self.settings.start_timeout)
 
 
 class TestcontainersCluster(ComposeCluster):
@@ -250,7 +273,7 @@ class TestcontainersCluster(ComposeCluster):
 
     def _call(self, method: str, **kwargs: Any) -> None:
         # DockerCompose passes no project name: the environment gives it ours, as '-p' does
-        with mock.patch.dict(os.environ, {"COMPOSE_PROJECT_NAME": PROJECT}):
+        with _environ("COMPOSE_PROJECT_NAME", PROJECT):
             try:
                 getattr(self._compose(), method)(**kwargs)
             except (OSError, subprocess.SubprocessError) as exc:

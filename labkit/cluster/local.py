@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import random
+import json
 import shutil
-import socket
 import subprocess
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,7 +21,8 @@ from labkit.cluster.base import Cluster, NodeInfo
 from labkit.cluster.jars import file_lock, find_libs
 from labkit.cluster.java import find_java
 from labkit.cluster.jvm import Jvm, child_env
-from labkit.cluster.readiness import wait_until_ready
+from labkit.cluster.ports import choose_ports, port_free
+from labkit.cluster.readiness import wait_rejoined, wait_until_ready
 from labkit.cluster.state import (
     CHILDREN,
     pid_alive,
@@ -38,14 +37,12 @@ from labkit.exceptions import (
     ClusterNotRunningError,
     LabkitError,
     NodeStartError,
+    NotFoundError,
     PortInUseError,
 )
 from labkit.settings import Settings
+from labkit.waiting import poll_until
 
-DEFAULT_BASE_PORT = 19092
-PORT_STEP = 1000  # node i: client port base + (i-1)*1000, controller port one above
-# (all below 32768, where Linux hands out ports to outgoing connections: an ephemeral client
-# socket can never be sitting on a node's port)
 PROCESS_MARKER = "kafka.Kafka"
 
 
@@ -81,6 +78,12 @@ def broker_properties(
         "num.partitions": 3,
         "# Topics are created on purpose: a typo in a topic name fails instead of making one": None,
         "auto.create.topics.enable": "false",
+        "# Share groups (KIP-932) are on in a freshly formatted 4.4 cluster": None,
+        "# (share.version=2 in 'labkit kafka kafka-features describe'); their state topic": None,
+        "# is sized like the other internal topics (default: 50 partitions, 3 copies)": None,
+        "share.coordinator.state.topic.replication.factor": rf,
+        "share.coordinator.state.topic.min.isr": min_isr,
+        "share.coordinator.state.topic.num.partitions": 3,
         "# Consumer groups form at once instead of waiting 3 s for more members": None,
         "group.initial.rebalance.delay.ms": 0,
         "# Retention and compaction become visible within seconds, not minutes": None,
@@ -108,53 +111,6 @@ def new_cluster_id() -> str:
     while (cid := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))[0] == "-":
         pass
     return cid
-
-
-def port_free(port: int) -> bool:
-    """Whether a server could listen on 127.0.0.1:``port`` (as Kafka does, with SO_REUSEADDR,
-    so a closed socket in TIME_WAIT does not count as taken)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_ports(n: int) -> list[int]:
-    """``n`` free ports below the ephemeral range (see PORT_STEP), in random order."""
-    found: list[int] = []
-    for port in random.sample(range(22000, 32000), 10000):
-        if port_free(port):
-            found.append(port)
-            if len(found) == n:
-                return found
-    raise PortInUseError("no free ports between 22000 and 32000 on 127.0.0.1; free some, or "
-                         "set LABKIT_BASE_PORT")
-
-
-def choose_ports(settings: Settings) -> dict[int, tuple[int, int]]:
-    """(client, controller) port per node: the fixed layout if free, else free ones.
-
-    With an explicit ``LABKIT_BASE_PORT`` a taken port is an error; with the default layout
-    labkit falls back to free ports (so a second Kafka on the laptop does not stop the lab).
-    """
-    base = settings.base_port or DEFAULT_BASE_PORT
-    wanted = {
-        i: (base + (i - 1) * PORT_STEP, base + (i - 1) * PORT_STEP + 1)
-        for i in range(1, settings.nodes + 1)
-    }
-    taken = [p for pair in wanted.values() for p in pair if not port_free(p)]
-    if not taken:
-        return wanted
-    if settings.base_port is not None:
-        raise PortInUseError(
-            f"port {taken[0]} on 127.0.0.1 is taken by another process; free it, or set "
-            "LABKIT_BASE_PORT to another base (or unset it to let labkit pick free ports)"
-        )
-    free = iter(_free_ports(2 * settings.nodes))
-    return {i: (next(free), next(free)) for i in range(1, settings.nodes + 1)}
 
 
 class LocalCluster(Cluster):
@@ -193,8 +149,11 @@ class LocalCluster(Cluster):
         for node in self._state.get("nodes", []):
             if node["id"] == node_id:
                 return node
-        raise LabkitError(
-            f"node {node_id} is not part of this {len(self._state.get('nodes', []))}-node cluster"
+        ids = sorted(n["id"] for n in self._state.get("nodes", []))
+        if not ids:
+            raise ClusterNotRunningError("no lab cluster is running; start one with 'labkit up'")
+        raise NotFoundError(
+            f"node {node_id} is not part of this {len(ids)}-node cluster; nodes are {ids}"
         )
 
     def _marker(self, node: dict[str, Any]) -> str:
@@ -227,6 +186,51 @@ class LocalCluster(Cluster):
     def log_path(self, node_id: int) -> Path:
         return self.node_dir(node_id) / "server.log"
 
+    # -- what this backend can show and do -------------------------------------------------------
+    @property
+    def controls_nodes(self) -> bool:
+        return True
+
+    def _node_ids(self) -> list[int]:
+        """The nodes of the running cluster, else those the settings describe."""
+        return sorted(n["id"] for n in self._state.get("nodes", [])) or list(
+            range(1, self.settings.nodes + 1))
+
+    def _known_node(self, node_id: int) -> None:
+        if node_id not in self._node_ids():
+            raise NotFoundError(f"there is no node {node_id}; nodes are {self._node_ids()}")
+
+    def logs(self, node_id: int, lines: int = 40) -> str:
+        """The last ``lines`` lines of the node's ``server.log``."""
+        self._known_node(node_id)
+        path = self.log_path(node_id)
+        if not path.exists():
+            raise NotFoundError(
+                f"node {node_id} has no log yet ({path}); start the cluster with 'labkit up'")
+        return tail(path, lines)
+
+    def data_dir(self, node_id: int) -> Path:
+        """``<node dir>/data``: the node's ``log.dirs``, with its ``topic-partition`` folders."""
+        self._known_node(node_id)
+        return self.node_dir(node_id) / "data"
+
+    def quorum_leader(self) -> int | None:
+        """The KRaft quorum leader as the live nodes last recorded it (their
+        ``__cluster_metadata-0/quorum-state`` files, highest epoch wins); None if none says."""
+        best: tuple[int, int] | None = None
+        for n in self.nodes:
+            if not n.alive:
+                continue
+            path = self.data_dir(n.id) / "__cluster_metadata-0" / "quorum-state"
+            try:
+                state = json.loads(path.read_text())
+            except (OSError, ValueError):  # not written yet, or being rewritten
+                continue
+            epoch, leader = int(state.get("leaderEpoch", -1)), int(state.get("leaderId", -1))
+            if leader >= 0 and (best is None or epoch > best[0]):
+                best = (epoch, leader)
+        return best[1] if best else None
+
     # -- start -----------------------------------------------------------------------------------
     def up(self) -> LocalCluster:
         """Start the cluster (or the nodes of it that are down) and wait until it is ready."""
@@ -253,7 +257,8 @@ class LocalCluster(Cluster):
             started = self._start_nodes(jvm)
             try:
                 self._wait_ready()
-                self._wait_rejoined(started, self.settings.start_timeout)  # restarted ones
+                wait_rejoined(self, started, timeout=self.settings.start_timeout,  # restarted
+                              check_alive=self._check_node_alive)
             except BaseException:
                 stop_pids({self._node_state(i)["pid"]: PROCESS_MARKER for i in started}, 10)
                 if len(started) == self.settings.nodes:
@@ -343,6 +348,9 @@ class LocalCluster(Cluster):
             if not pid_alive(node["pid"], self._marker(node)):
                 raise self._start_failure(node)
 
+    def _check_node_alive(self, node_id: int) -> None:
+        self._check_alive(only={node_id})
+
     def _start_failure(self, node: dict[str, Any]) -> LabkitError:
         d = Path(node["dir"])
         log = tail(d / "server.log", 20) or tail(d / "stdout.log", 20)
@@ -402,9 +410,9 @@ class LocalCluster(Cluster):
         node = self._node_state(node_id)
         if pid_alive(node["pid"], self._marker(node)):
             signal_group(node["pid"], signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while pid_alive(node["pid"], self._marker(node)) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        poll_until(f"node {node_id} (pid {node['pid']}) to exit after SIGKILL",
+                   lambda: not pid_alive(node["pid"], self._marker(node)), timeout=10,
+                   interval=0.05, hint="the process may be stuck in the kernel; 'ps' shows it")
 
     def start_node(self, node_id: int, *, timeout: float | None = None) -> None:
         node = self._node_state(node_id)
@@ -413,21 +421,8 @@ class LocalCluster(Cluster):
         with file_lock(self.settings.home / ".cluster.lock"):
             node["pid"] = self._launch(self.jvm, node_id)
             write_state(self.settings, self._state)
-        self._wait_rejoined([node_id], timeout or self.settings.start_timeout)
-
-    def _wait_rejoined(self, node_ids: list[int], timeout: float) -> None:
-        """Wait until every live node lists each of ``node_ids`` (just started or restarted;
-        see :meth:`Cluster._listed_by_every_node`)."""
-        deadline = time.monotonic() + timeout
-        for node_id in node_ids:
-            while not self._listed_by_every_node(node_id):
-                self._check_alive(only={node_id})
-                if time.monotonic() > deadline:
-                    raise NodeStartError(
-                        f"node {node_id} did not rejoin the cluster in time; see 'labkit logs "
-                        f"{node_id}'"
-                    )
-                time.sleep(0.1)
+        wait_rejoined(self, [node_id], timeout=timeout or self.settings.start_timeout,
+                      check_alive=self._check_node_alive)
 
 
 def train_cds_archive(settings: Settings, jvm: Jvm) -> Path | None:

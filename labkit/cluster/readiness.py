@@ -1,15 +1,40 @@
-"""Kafka-level readiness: every broker is listed in the metadata, and a replicated topic can be
-created and written with ``acks=all``. Never a sleep."""
+"""Kafka-level readiness, never a sleep:
+
+- :func:`wait_until_ready`: every broker is listed in the metadata, and a replicated topic can
+  be created and written with ``acks=all``;
+- :func:`listed_by_every_node` / :func:`wait_rejoined`: a (re)started node is listed by every
+  live node's own metadata.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from labkit.exceptions import ClusterTimeoutError
+from labkit.waiting import Deadline, poll_until, timeout_message
+
+if TYPE_CHECKING:
+    from labkit.cluster.base import Cluster, NodeInfo
 
 READY_TOPIC = "__labkit_ready"
+READY_HINT = ("a slow machine may need LABKIT_START_TIMEOUT=180; 'labkit logs 1' shows a "
+              "node's log")
+
+
+def _stage(what: str, attempt: Callable[[], bool], status: Callable[[], object],
+           deadline: Deadline, logs_hint: Callable[[], str], interval: float) -> None:
+    """Poll ``attempt`` until it succeeds within what is left of ``deadline``; on timeout say
+    what was waited for, the whole timeout, the last status, the hint and the last log lines."""
+    try:
+        poll_until(what, attempt, timeout=deadline.left, interval=interval)
+    except ClusterTimeoutError:
+        logs = logs_hint()
+        raise ClusterTimeoutError(
+            "the cluster was not ready: "
+            + timeout_message(what, deadline.timeout, status(), READY_HINT)
+            + (f"\nLast log lines:\n{logs}" if logs else "")
+        ) from None
 
 
 def wait_until_ready(
@@ -29,27 +54,25 @@ def wait_until_ready(
     from confluent_kafka import KafkaException, Producer
     from confluent_kafka.admin import NewTopic
 
-    from labkit.cluster.clients import shared_admin
+    from labkit.kafka.clients import shared_admin
 
-    start = time.monotonic()
-    deadline = start + timeout
+    deadline = Deadline(timeout)
     quiet = {**config, "log_level": 0}  # connection refusals while nodes start: noise
     admin = shared_admin(config)  # kept for the process: requests may still be in flight
-    stage = f"the metadata to list brokers {sorted(expected)}"
     seen: set[int] = set()
-    while True:
+
+    def listed() -> bool:
         check_alive()
         try:
-            md = admin.list_topics(timeout=1.0)
-            seen = set(md.brokers)
-            if expected <= seen:
-                break
+            seen.clear()
+            seen.update(admin.list_topics(timeout=1.0).brokers)
         except KafkaException:
-            pass
-        _check_deadline(deadline, timeout, f"{stage} (seen {sorted(seen)})", logs_hint)
-        time.sleep(0.1)
+            return False
+        return expected <= seen
 
-    stage = f"a write with acks=all to the replicated topic {READY_TOPIC}"
+    _stage(f"the metadata to list brokers {sorted(expected)}", listed,
+           lambda: f"seen {sorted(seen)}", deadline, logs_hint, interval=0.1)
+
     rf = len(expected)
     producer = Producer(
         {
@@ -60,8 +83,9 @@ def wait_until_ready(
             "linger.ms": 0,
         }
     )
-    last_error = ""
-    while True:
+    last_error = ["no attempt yet"]
+
+    def written() -> bool:
         check_alive()
         fs = admin.create_topics(
             [NewTopic(READY_TOPIC, 1, rf, config={"min.insync.replicas": str(min_isr)})],
@@ -71,32 +95,76 @@ def wait_until_ready(
             fs[READY_TOPIC].result(timeout=10)
         except KafkaException as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                last_error = str(exc)
+                last_error[0] = str(exc)
         except Exception as exc:  # a future timing out while the controller settles
-            last_error = str(exc)
+            last_error[0] = str(exc)
         errors: list[str] = []
         producer.produce(
             READY_TOPIC, b"ready", on_delivery=lambda e, _m, errs=errors: e and errs.append(str(e))
         )
-        remaining = producer.flush(8)
-        if remaining == 0 and not errors:
-            return time.monotonic() - start
-        last_error = errors[0] if errors else "no acknowledgement yet"
-        _check_deadline(deadline, timeout, f"{stage} (last: {last_error})", logs_hint)
-        time.sleep(0.2)
+        if producer.flush(8) == 0 and not errors:
+            return True
+        last_error[0] = errors[0] if errors else "no acknowledgement yet"
+        return False
+
+    _stage(f"a write with acks=all to the replicated topic {READY_TOPIC}", written,
+           lambda: last_error[0], deadline, logs_hint, interval=0.2)
+    return deadline.elapsed
 
 
+def unlisted_by(nodes: Iterable[NodeInfo], node_id: int) -> str:
+    """Why the restart of ``node_id`` is not complete yet ('' once every live node's own
+    metadata lists it). Asking any one node is not enough: after a kill the others keep listing
+    the old process until its session expires (``broker.session.timeout.ms``, 9 s), and each
+    learns of the new one on its own, a moment apart. A new client per node, so the question
+    goes to that node (librdkafka connects only to its bootstrap node first)."""
+    from confluent_kafka.admin import AdminClient
+
+    for n in sorted(nodes, key=lambda n: n.id != node_id):  # the restarted one first
+        if not n.alive:
+            continue
+        admin = AdminClient({"bootstrap.servers": f"{n.host}:{n.port}", "log_level": 0})
+        try:
+            if node_id not in admin.list_topics(timeout=1.0).brokers:
+                return f"node {n.id} does not list node {node_id} yet"
+        except Exception as exc:  # e.g. that node is restarting too
+            return f"node {n.id} did not answer ({' '.join(str(exc).split())})"
+    return ""
 
 
-def _check_deadline(
-    deadline: float, timeout: float, what: str, logs_hint: Callable[[], str]
+def listed_by_every_node(nodes: Iterable[NodeInfo], node_id: int) -> bool:
+    """Every live node among ``nodes`` lists ``node_id``: its (re)start is complete."""
+    return not unlisted_by(nodes, node_id)
+
+
+def wait_rejoined(
+    cluster: Cluster,
+    node_ids: Iterable[int],
+    *,
+    timeout: float,
+    check_alive: Callable[[int], None] = lambda node_id: None,
 ) -> None:
-    if time.monotonic() < deadline:
+    """Wait until every live node of ``cluster`` lists each of ``node_ids`` (just started or
+    restarted). ``check_alive(node_id)`` raises at once if that node's process died."""
+    pending = sorted(set(node_ids))
+    if not pending:
         return
-    logs = logs_hint()
-    raise ClusterTimeoutError(
-        f"the cluster was not ready after {timeout:.0f}s: waited for {what}."
-        + (f"\nLast log lines:\n{logs}\n" if logs else " ")
-        + "Hint: a slow machine may need LABKIT_START_TIMEOUT=180; 'labkit logs 1' shows a "
-        "node's log"
-    )
+    why = [""]
+
+    def rejoined() -> bool:
+        for node_id in list(pending):
+            check_alive(node_id)
+            why[0] = unlisted_by(cluster.nodes, node_id)
+            if why[0]:
+                return False
+            pending.remove(node_id)
+        return True
+
+    names = ", ".join(map(str, pending))
+    poll_until(f"node(s) {names} to rejoin the cluster (every live node listing them)",
+               rejoined, timeout=timeout, interval=0.1, describe=lambda _v: why[0],
+               hint=f"'labkit logs {pending[0]}' shows the node's log")
+
+
+__all__ = ["READY_TOPIC", "listed_by_every_node", "unlisted_by", "wait_rejoined",
+           "wait_until_ready"]

@@ -12,11 +12,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
+from labkit.exceptions import ClusterTimeoutError
 from labkit.settings import Settings
+from labkit.waiting import poll_until
 
 STATE_NAME = "cluster.json"
 
@@ -103,16 +104,22 @@ def stop_pids(pids: dict[int, str], timeout: float) -> None:
     live = {p: m for p, m in pids.items() if pid_alive(p, m)}
     for pid in live:
         signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while live and time.monotonic() < deadline:
-        live = {p: m for p, m in live.items() if pid_alive(p, m)}
-        if live:
-            time.sleep(0.1)
+
+    def gone() -> bool:
+        for p, m in list(live.items()):
+            if not pid_alive(p, m):
+                del live[p]
+        return not live
+
+    with contextlib.suppress(ClusterTimeoutError):  # no error: what is left gets SIGKILL
+        poll_until(f"pids {sorted(live)} to exit after SIGTERM", gone, timeout=timeout,
+                   interval=0.1)
+    if not live:
+        return
     for pid in live:
         signal_group(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while any(pid_alive(p, m) for p, m in live.items()) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    poll_until(f"pids {sorted(live)} to exit after SIGKILL", gone, timeout=10, interval=0.05,
+               hint="a process stuck in the kernel ignores SIGKILL for a while; 'ps' shows it")
 
 
 def tail(path: Path, lines: int = 20) -> str:

@@ -119,3 +119,34 @@ def test_up_status_logs_reset_down(own_home: Path) -> None:
         down = run_cli("down")
     assert down.returncode == 0, down.stderr
     assert not any(pid_alive(p) for p in pids)
+
+
+def test_logs_without_a_running_cluster(own_home: Path) -> None:
+    assert_one_line_error(run_cli("logs", "1"), "node 1 has no log yet", "labkit up")
+    assert_one_line_error(run_cli("logs", "5"), "there is no node 5; nodes are [1, 2, 3]")
+    node = own_home / "clusters" / "3-node" / "node-2"
+    node.mkdir(parents=True)
+    (node / "server.log").write_text("one\ntwo\nthree\n")
+    out = run_cli("logs", "2", "-n", "2")
+    assert out.returncode == 0 and out.stdout == "two\nthree\n", out
+
+
+def test_logs_of_an_external_cluster(own_home: Path) -> None:
+    out = run_cli("logs", "1", env={"LABKIT_BOOTSTRAP_SERVERS": "127.0.0.1:9"})
+    assert_one_line_error(out, "does not show its nodes' logs")
+
+
+def test_down_purge_with_nothing_running(own_home: Path) -> None:
+    for n in (1, 3):
+        (own_home / "clusters" / f"{n}-node" / "node-1" / "data").mkdir(parents=True)
+    out = run_cli("down", "--purge")
+    assert out.returncode == 0 and "its data was deleted" in out.stdout, out
+    assert not list((own_home / "clusters").iterdir())
+
+
+def test_cli_never_builds_a_local_cluster() -> None:
+    """cli.py asks the cluster (logs, purge), never the local backend by name."""
+    source = (Path(__file__).resolve().parents[2] / "labkit" / "cli.py").read_text()
+    for name in ("cmd_logs", "cmd_down", "cmd_status"):
+        body = source.split(f"def {name}(")[1].split("\ndef ")[0]
+        assert "LocalCluster" not in body and "labkit.cluster.local" not in body, name

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 import re
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from labkit.cluster import compose
+from labkit.cluster import compose, readiness
 from labkit.cluster.compose import (
     ComposeCluster,
     TestcontainersCluster,
@@ -30,9 +31,10 @@ from labkit.cluster.compose import (
     make,
     parse_ps,
 )
-from labkit.cluster.local import DEFAULT_BASE_PORT, PORT_STEP, broker_properties
+from labkit.cluster.local import broker_properties
+from labkit.cluster.ports import DEFAULT_BASE_PORT, PORT_STEP
 from labkit.cluster.state import read_state, write_state
-from labkit.exceptions import BackendError, LabkitError
+from labkit.exceptions import BackendError, LabkitError, SettingsError
 from labkit.settings import KAFKA_VERSION, Settings
 
 yaml = pytest.importorskip("yaml", reason="pyyaml (dev extra) parses docker-compose.yml")
@@ -329,11 +331,12 @@ def test_connect_with_compose_backend_and_no_engine(monkeypatch: pytest.MonkeyPa
         labkit.connect(backend="compose", home=tmp_path)
 
 
-def test_real_engine_check(tmp_path: Path) -> None:
-    available = docker_engine_available()
-    assert isinstance(available, bool)
-    if available:
-        pytest.skip("a Docker engine answers here")
+def test_real_client_without_an_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real docker client (where one is installed) pointed at an engine that is not there:
+    the check says no and make() refuses, on every machine, engine or not."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    assert docker_engine_available() is False
     with pytest.raises(BackendError, match="no Docker engine answers"):
         make(Settings(home=tmp_path, backend="compose"), "compose")
 
@@ -402,14 +405,14 @@ def test_compose_cluster_commands(fake_docker: dict[str, Path], tmp_path: Path,
     assert cluster.is_running()
     cluster.stop_node(2, timeout=10)
     cluster.kill_node(3)
-    monkeypatch.setattr(ComposeCluster, "_listed_by_every_node", lambda self, node_id: True)
+    monkeypatch.setattr(readiness, "unlisted_by", lambda nodes, node_id: "")
     cluster.start_node(3)
     with pytest.raises(LabkitError, match="not part of"):
         cluster.kill_node(4)
     cluster.down(purge=True)
-    assert calls(fake_docker)[-5:] == [
+    assert calls(fake_docker)[-6:] == [  # start_node asks which nodes run, then each of them
         "ps --all --format json", "stop -t 10 kafka-2", "kill -s SIGKILL kafka-3",
-        "start kafka-3", "down -v"]
+        "start kafka-3", "ps --all --format json", "down -v"]
     assert read_state(cluster.settings) is None
 
 
@@ -446,10 +449,40 @@ def test_parse_ps_both_formats() -> None:
 
 
 def test_compose_file_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("LABKIT_COMPOSE_FILE", raising=False)
     assert compose.compose_file() == COMPOSE_FILE
+    other = tmp_path / "other.yml"
+    other.write_text("services: {}\n")
+    monkeypatch.setenv("LABKIT_COMPOSE_FILE", str(other))
+    assert compose.compose_file() == other
     monkeypatch.setenv("LABKIT_COMPOSE_FILE", str(tmp_path / "missing.yml"))
+    with pytest.raises(SettingsError, match=r"LABKIT_COMPOSE_FILE=.*missing\.yml") as info:
+        Settings.from_env(home=tmp_path, backend="compose")
+    assert "\n" not in str(info.value)
+
+
+def test_compose_file_absent_is_one_line(tmp_path: Path) -> None:
+    """The default file missing (labkit installed without the repo): BackendError at make()."""
+    settings = Settings(home=tmp_path)
+    object.__setattr__(settings, "compose_file", tmp_path / "none.yml")  # past the validation
     with pytest.raises(BackendError, match="LABKIT_COMPOSE_FILE"):
-        make(Settings(home=tmp_path, backend="compose"), "compose")
+        make(settings, "compose")
+
+
+def test_compose_no_longer_needs_mock_or_local() -> None:
+    source = Path(compose.__file__).read_text()
+    assert "unittest" not in source and "labkit.cluster.local" not in source
+
+
+def test_environ_is_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", "mine")
+    with compose._environ("COMPOSE_PROJECT_NAME", compose.PROJECT):
+        assert os.environ["COMPOSE_PROJECT_NAME"] == "labkit"
+    assert os.environ["COMPOSE_PROJECT_NAME"] == "mine"
+    monkeypatch.delenv("COMPOSE_PROJECT_NAME")
+    with compose._environ("COMPOSE_PROJECT_NAME", compose.PROJECT):
+        pass
+    assert "COMPOSE_PROJECT_NAME" not in os.environ
 
 
 def test_testcontainers_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
