@@ -15,8 +15,6 @@ from labkit.charts import committed, offsets
 from labkit.controls import BrokerPanel, ConsumerPanel, ControlError, ProducerPanel, TimeTravel
 from labkit.scenarios import get_scenario
 
-pytestmark = pytest.mark.cluster
-
 
 def _produce(cluster: labkit.Cluster, topic: str, records: list[tuple[Any, Any, Any]]
              ) -> list[int]:

@@ -19,8 +19,6 @@ from labkit.producer import produce, produce_all
 from labkit.reader import ReadTimeoutError, UnknownTopicError, read, replay
 from labkit.scenarios import get_scenario
 
-pytestmark = pytest.mark.cluster
-
 
 @pytest.fixture()
 def dlq(cluster: labkit.Cluster, topic: str) -> Iterator[str]:

@@ -7,8 +7,6 @@ import pytest
 import labkit
 from labkit.services import Service, ServiceError
 
-pytestmark = pytest.mark.cluster
-
 
 def _fill(cluster: labkit.Cluster, topic: str, n: int) -> None:
     cluster.fresh_topic(topic, partitions=1)
