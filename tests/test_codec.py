@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from labkit.codec import CONTENT_TYPE, EncodedRecord, decode, decode_fast, encode, encode_fast
+from labkit.codec import CONTENT_TYPE, decode, decode_fast, encode, encode_fast
 from labkit.events import CE_TYPES, Event, OrderPlaced, Pizza
 from labkit.exceptions import DecodeError
 from labkit.scenarios import get_scenario
@@ -45,7 +45,6 @@ def test_encode_is_cloudevents_binary_mode() -> None:
     assert h["ce_subject"] == b"ord-000042"
     assert h["content-type"] == b"application/json"
     assert orjson.loads(r.value) == order().model_dump(mode="json")
-    assert all(isinstance(v, bytes) for _, v in r.headers)
 
 
 def test_encode_options() -> None:
@@ -182,5 +181,4 @@ def test_fast_decode_defers_the_model_check() -> None:
 def test_good_record_passes_every_check() -> None:
     value, headers = record()
     assert decode(value, headers).model() == order()
-    assert CONTENT_TYPE == "application/json"
-    assert isinstance(encode(order()), EncodedRecord)
+    assert dict(headers)["content-type"] == CONTENT_TYPE.encode()  # the constant is the wire

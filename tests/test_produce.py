@@ -20,8 +20,6 @@ from labkit.reader import read
 from labkit.scenarios import get_scenario
 from tests.conftest import assert_one_line_error, run_cli
 
-pytestmark = pytest.mark.cluster
-
 
 def _until(what: str, predicate, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
@@ -36,27 +34,36 @@ def test_rate_is_accurate(cluster: labkit.Cluster, topic: str) -> None:
     h = produce("pizza", topic, rate=rate, seconds=seconds, cluster=cluster)
     assert h.wait(60)
     h.raise_for_errors()
-    expected = rate * seconds
-    assert 0.9 * expected <= h.sent <= expected + 2, h.summary()
+    assert h.sent <= rate * seconds + 2, h.summary()
+    assert h.elapsed >= seconds, h.summary()  # it ran for its seconds, on its own clock
     df = read(topic, cluster=cluster)
     assert len(df) == h.acked == h.sent
-    # spread evenly over the time: no second holds much more than `rate` records
+    # The records' own timestamps (stamped as each is produced) are the producer's clock:
+    # never ahead of the schedule (k records need (k - 1) / rate seconds), and as many as the
+    # rate gives over their span (after a stall the producer catches up, so a loaded machine
+    # delays records but does not lose them).
     ts = df["timestamp"].sort_values()
-    span = (ts.iloc[-1] - ts.iloc[0]).total_seconds()
-    assert seconds * 0.85 <= span <= seconds + 0.5, span
-    per_second = Counter(((t - ts.iloc[0]).total_seconds() // 1) for t in ts)
-    assert max(per_second.values()) <= rate * 1.15 + 2, per_second
+    since = [(t - ts.iloc[0]).total_seconds() for t in ts]
+    ahead = [(k, s) for k, s in enumerate(since, 1) if k > rate * s + 2]
+    assert not ahead, ahead[:5]
+    span = since[-1]
+    assert span <= seconds + 0.5, span
+    assert h.sent >= 0.9 * rate * span, (h.sent, span)
+    assert h.sent >= 0.5 * rate * seconds, h.summary()  # not a fraction of the run
 
 
 def test_rate_can_change_while_running(cluster: labkit.Cluster, topic: str) -> None:
     cluster.fresh_topic(topic, partitions=1)
     with produce("pizza-orders", topic, rate=50, cluster=cluster) as h:
         _until("50 records", lambda: h.sent >= 50)
+        e0, n0 = h.elapsed, h.sent  # on the handle's clock, taken before the change
         h.rate = 400
-        t0, n0 = time.monotonic(), h.sent
-        _until("400 more records", lambda: h.sent >= n0 + 400)
-        took = time.monotonic() - t0
-    assert 0.8 <= took <= 2.5, took  # 400 records at 400/s, not at 50/s (8 s)
+        _until("400 more records", lambda: h.sent >= n0 + 400, timeout=60)
+        took = h.elapsed - e0
+    # The scheduler never sends a record before it is due, and catches up after a stall: 400
+    # records take at least ~1 s at 400/s (a burst of records due at 50/s before the change
+    # is seen takes at most a few), and at 50/s they would take 8 s however idle the machine.
+    assert 0.75 <= took < 7.0, took
     assert not h.running and h.failed == 0
     assert h.acked == h.sent == len(read(topic, cluster=cluster))
 
@@ -69,9 +76,11 @@ def test_pause_resume_stop(cluster: labkit.Cluster, topic: str) -> None:
         h.pause()
         assert h.paused
         _until("every record in flight acked", lambda: h.acked == h.sent)
-        paused_at = h.sent
-        assert not h.wait(0.5)  # still running...
-        assert h.sent == paused_at  # ...but sending nothing while paused
+        paused_at, bytes_at, since = h.sent, h.bytes, h.elapsed
+        # half a second on the handle's clock (150 records at 300/s): the counters stay put
+        _until("0.5 s paused", lambda: h.elapsed >= since + 0.5)
+        assert (h.sent, h.bytes) == (paused_at, bytes_at)
+        assert h.running and h.paused  # paused, not finished
         h.resume()
         _until("sending again", lambda: h.sent > paused_at + 30)
     finally:
