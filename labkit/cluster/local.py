@@ -392,10 +392,10 @@ class LocalCluster(Cluster):
             self._state = read_state(self.settings) or {}
             nodes = self._state.get("nodes", [])
             if nodes:
+                self.close()  # release the clients while the nodes' addresses are known
                 stop_pids({n["pid"]: self._marker(n) for n in nodes if n.get("pid")}, timeout)
             remove_state(self.settings)
             self._state = {}
-            self.close()
             if purge:
                 shutil.rmtree(self.cluster_dir, ignore_errors=True)
 

@@ -17,10 +17,11 @@ from labkit.settings import Settings
 @pytest.fixture()
 def listening() -> Iterator[int]:
     """A port some other program listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+    with socket.socket() as s:  # in LABKIT_BASE_PORT's range (up to 45000)
+        port = next(p for p in range(41003, 45000, 7) if port_free(p))
+        s.bind(("127.0.0.1", port))
         s.listen()
-        yield int(s.getsockname()[1])
+        yield port
 
 
 def test_layout() -> None:
