@@ -28,8 +28,8 @@ TOOLS: dict[str, str] = {
     "kafka-consumer-groups": "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
     "kafka-console-consumer": "org.apache.kafka.tools.consumer.ConsoleConsumer",
     "kafka-console-producer": "org.apache.kafka.tools.ConsoleProducer",
-    "kafka-dump-log": "kafka.tools.DumpLogSegments",
-    "kafka-configs": "kafka.admin.ConfigCommand",
+    "kafka-dump-log": "org.apache.kafka.tools.DumpLogSegments",  # moved in 4.4 (was kafka.tools)
+    "kafka-configs": "org.apache.kafka.tools.ConfigCommand",  # moved in 4.4 (was kafka.admin)
     "kafka-get-offsets": "org.apache.kafka.tools.GetOffsetShell",
     "kafka-metadata-quorum": "org.apache.kafka.tools.MetadataQuorumCommand",
     "kafka-log-dirs": "org.apache.kafka.tools.LogDirsCommand",

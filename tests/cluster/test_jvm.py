@@ -65,3 +65,26 @@ def test_tool_command_adds_the_bootstrap_server(tmp_path: Path) -> None:
         "--files", "x"]
     with pytest.raises(KafkaToolError, match="unknown Kafka tool 'kafka-nope'"):
         tool_command(jvm, "kafka-nope", [], None)
+
+
+def test_every_tool_main_class_is_in_the_jars() -> None:
+    """Kafka moves tools between releases (4.4: DumpLogSegments and ConfigCommand left
+    kafka.tools/kafka.admin for org.apache.kafka.tools): each mapped class must exist."""
+    import zipfile
+
+    from labkit.cluster.jars import find_libs
+    from labkit.cluster.jvm import TOOLS
+    from labkit.exceptions import KafkaJarsError
+    from labkit.settings import Settings
+
+    try:
+        libs = find_libs(Settings.from_env(), fetch=False)
+    except KafkaJarsError:
+        pytest.skip("Kafka's jars are not installed ('labkit install')")
+    classes = set()
+    for jar in libs.glob("*.jar"):
+        with zipfile.ZipFile(jar) as z:
+            classes.update(n[:-6].replace("/", ".") for n in z.namelist() if n.endswith(".class"))
+    missing = {tool: main for tool, main in {**TOOLS, "broker": BROKER_MAIN}.items()
+               if main not in classes}
+    assert not missing
