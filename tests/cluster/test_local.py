@@ -19,8 +19,6 @@ from labkit.cluster.state import pid_alive, read_state, write_state
 from labkit.exceptions import NodeStartError, PortInUseError
 from labkit.settings import Settings
 
-pytestmark = pytest.mark.cluster
-
 
 def _consume(cluster: labkit.Cluster, topic: str, n: int, timeout: float = 30) -> list[bytes]:
     c = Consumer(cluster.config(group_id=f"g-{uuid.uuid4().hex[:6]}", auto_offset_reset="earliest"))
