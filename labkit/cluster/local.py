@@ -35,6 +35,7 @@ from labkit.cluster.state import (
 )
 from labkit.exceptions import (
     ClusterNotRunningError,
+    KafkaToolError,
     LabkitError,
     NodeStartError,
     NotFoundError,
@@ -44,6 +45,7 @@ from labkit.settings import Settings
 from labkit.waiting import poll_until
 
 PROCESS_MARKER = "kafka.Kafka"
+FEATURES_MARKER = "features.version"  # in the cluster dir: the release whose levels are final
 
 
 def broker_properties(
@@ -266,7 +268,30 @@ class LocalCluster(Cluster):
                     self._state = {}
                 raise
             self.started_here = True
+            self._finalize_features()
             return self
+
+    def _finalize_features(self) -> None:
+        """Bring the cluster's feature levels to those of the running Kafka release, as a fresh
+        format would, except ``kraft.version`` (the quorum stays static). Needed once after the
+        jars changed: a cluster formatted by Kafka 4.1 keeps metadata.version 4.1-IV1 and
+        share.version=0 (no share groups) when its nodes restart on 4.4 jars."""
+        marker = self.cluster_dir / FEATURES_MARKER
+        version = self.jvm.kafka_version
+        if marker.exists() and marker.read_text().strip() == version:
+            return
+        mapping = self.kafka("kafka-features", "version-mapping").stdout  # this release's levels
+        features = [line.split()[0] for line in mapping.splitlines()
+                    if "=" in line and not line.startswith("kraft.version")]
+        out = self.kafka("kafka-features", "upgrade",
+                         *[a for f in features for a in ("--feature", f)], check=False)
+        if out.returncode != 0:
+            last = (out.stderr.strip() or out.stdout.strip()).splitlines()[-1:] or ["no output"]
+            raise KafkaToolError(
+                f"could not bring the cluster's features to Kafka {version}'s levels "
+                f"({last[0]}); 'labkit down --purge' and 'labkit up' start it fresh"
+            )
+        marker.write_text(version + "\n")
 
     def _start_nodes(self, jvm: Jvm) -> list[int]:
         """Launch every node that is not running (all together: a quorum needs its voters)."""
@@ -288,6 +313,8 @@ class LocalCluster(Cluster):
             cluster_id_file.write_text(new_cluster_id())
         cluster_id = cluster_id_file.read_text().strip()
         to_start = [i for i in range(1, n + 1) if i not in alive]
+        fresh = not alive and not any(
+            (self.node_dir(i) / "data" / "meta.properties").exists() for i in to_start)
 
         def prepare(i: int) -> None:
             d = self.node_dir(i)
@@ -299,6 +326,8 @@ class LocalCluster(Cluster):
 
         with ThreadPoolExecutor(max_workers=n) as pool:
             list(pool.map(prepare, to_start))
+        if fresh:  # formatted just now: the features are this release's already
+            (self.cluster_dir / FEATURES_MARKER).write_text(jvm.kafka_version + "\n")
 
         nodes = {x["id"]: x for x in self._state.get("nodes", [])}
         for i in to_start:

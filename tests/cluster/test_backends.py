@@ -117,3 +117,37 @@ def test_purge_deletes_both_local_clusters(tmp_path: Path) -> None:
 def test_purge_refuses_an_external_cluster(tmp_path: Path) -> None:
     with pytest.raises(NotSupportedError, match="not the lab's to delete"):
         purge(Settings(home=tmp_path, bootstrap_servers="h:9092"))
+
+
+def test_features_are_brought_to_the_release_once(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cluster formatted by an older Kafka (no marker, or another version in it) gets the
+    running release's feature levels, except kraft.version (the quorum stays static)."""
+    from labkit.cluster.java import Java
+    from labkit.cluster.jvm import Jvm
+    from labkit.cluster.local import FEATURES_MARKER
+
+    libs = tmp_path / "kafka" / "libs"
+    libs.mkdir(parents=True)
+    (libs / "kafka_2.13-4.4.0.jar").write_bytes(b"")
+    c = LocalCluster(Settings(home=tmp_path, nodes=1), jvm=Jvm(Java(Path("java"), "17", 17), libs))
+    calls: list[tuple[str, ...]] = []
+    mapping = ("metadata.version=33 (4.4-IV2)\nkraft.version=1\nshare.version=2\n"
+               "group.version=1\n")
+
+    def fake_kafka(tool: str, *args: str, check: bool = True,
+                   timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        calls.append(args)
+        out = mapping if args[0] == "version-mapping" else "share.version was upgraded to 2.\n"
+        return subprocess.CompletedProcess([tool, *args], 0, out, "")
+
+    monkeypatch.setattr(c, "kafka", fake_kafka)
+    c.cluster_dir.mkdir(parents=True)
+    (c.cluster_dir / FEATURES_MARKER).write_text("4.1.1\n")
+    c._finalize_features()
+    assert calls == [("version-mapping",), ("upgrade", "--feature", "metadata.version=33",
+                                            "--feature", "share.version=2",
+                                            "--feature", "group.version=1")]
+    assert (c.cluster_dir / FEATURES_MARKER).read_text() == "4.4.0\n"
+    c._finalize_features()  # done: no second upgrade
+    assert len(calls) == 2
