@@ -20,8 +20,8 @@ import uuid
 from typing import Any
 
 import labkit
-from labkit.cluster.admin import delete_topics
 from labkit.codec import EncodedRecord
+from labkit.kafka import delete_topics
 from labkit.producer import produce
 from labkit.reader import read, replay
 from labkit.scenarios import get_scenario
@@ -91,7 +91,7 @@ def plain_consume(cluster: labkit.Cluster, topic: str, n: int) -> float:
 def produce_with_chart(cluster: labkit.Cluster, topic: str, recs: list[EncodedRecord]) -> float:
     """labkit.produce at full speed while a throughput LiveChart samples and draws a PNG twice a
     second in this thread, as a notebook cell does (the PNG is made, just not displayed)."""
-    from labkit.charts import throughput
+    from labkit.lab.charts import throughput
 
     chart = throughput(topic, cluster=cluster)
     t0 = time.perf_counter()

@@ -1,6 +1,10 @@
 """labkit: see event-driven architecture happen on a real Apache Kafka cluster.
 
-The surface is small; heavy modules (pandas, matplotlib, ipywidgets) load on first use::
+The surface is small; heavy modules (pandas, matplotlib, ipywidgets) load on first use.
+Layers, each importing only those below it: settings and errors; ``labkit.kafka`` (client
+queries); ``labkit.cluster`` (backends); the domain (events, codec, scenarios); the toolkit
+(producer, reader, services, dead letters, inspect, segments); ``labkit.lab`` (charts,
+checks, exercises, controls) and the CLI::
 
     import labkit
     cluster = labkit.connect()                      # the lab's real Kafka cluster
@@ -27,12 +31,15 @@ _LAZY = {
     "read": ("labkit.reader", "read"),
     "replay": ("labkit.reader", "replay"),
     "get_scenario": ("labkit.scenarios", "get_scenario"),
-    "LiveChart": ("labkit.charts", "LiveChart"),
+    "LiveChart": ("labkit.lab.charts", "LiveChart"),
     "Service": ("labkit.services", "Service"),
-    "charts": ("labkit.charts", None),
-    "check": ("labkit.check", None),
-    "controls": ("labkit.controls", None),
+    "charts": ("labkit.lab.charts", None),
+    "check": ("labkit.lab.check", None),
+    "controls": ("labkit.lab.controls", None),
     "inspect": ("labkit.inspect", None),
+    "kafka": ("labkit.kafka", None),
+    "segments": ("labkit.segments", None),
+    "exceptions": ("labkit.exceptions", None),
     "codec": ("labkit.codec", None),
     "events": ("labkit.events", None),
 }
@@ -61,6 +68,6 @@ def __dir__() -> list[str]:
 
 
 if "IPython" in sys.modules:  # in a notebook: make %%solution available
-    from labkit.exercises import register as _register
+    from labkit.lab.exercises import register as _register
 
     _register()

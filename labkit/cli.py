@@ -123,7 +123,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 def cmd_reset(args: argparse.Namespace) -> int:
     from labkit.cluster import connect
-    from labkit.cluster.admin import reset
+    from labkit.kafka import reset
 
     topics, groups = reset(connect(start=False))
     print(f"deleted {len(topics)} topic(s) and {len(groups)} consumer group(s)")

@@ -122,6 +122,9 @@ class DecodedEvent:
     """A decoded record: CloudEvents attributes, the Kafka key and the data as a dict."""
 
     __slots__ = ("_headers", "_key", "_map", "_model", "data", "model_class", "type")
+    # declared for the type checker only: both slots stay unset until first use
+    _map: dict[str, bytes]
+    _model: Event
 
     def __init__(
         self,
@@ -329,8 +332,8 @@ def decode(
         raise _fail(f"content-type {shown!r} is not JSON", where)
     specversion = hmap.get("ce_specversion")
     if specversion != SPECVERSION.encode():
-        shown = None if specversion is None else specversion[:20].decode("utf-8", "replace")
-        raise _fail(f"ce_specversion is {shown!r}, expected {SPECVERSION!r}", where)
+        got = None if specversion is None else specversion[:20].decode("utf-8", "replace")
+        raise _fail(f"ce_specversion is {got!r}, expected {SPECVERSION!r}", where)
     for required in ("ce_id", "ce_source", "ce_time"):
         if not hmap.get(required):  # the SDK would invent a missing id
             raise _fail(f"missing or empty {required} header", where)

@@ -8,20 +8,17 @@ and ``labkit.source.offset``. The default dead-letter topic is ``<topic>.dlq``; 
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
-from labkit.exceptions import DecodeError, LabkitError, SettingsError
-
-if TYPE_CHECKING:
-    from labkit.cluster import Cluster
+from labkit.exceptions import DeadLetterError, DecodeError, UsageError
+from labkit.kafka import errors as kafka_errors
+from labkit.kafka.clients import QUIET, Connection
+from labkit.kafka.topics import ensure_topic
+from labkit.validate import choice
+from labkit.waiting import poll_until
 
 ERROR_HEADER = "labkit.error"
 SOURCE_HEADERS = ("labkit.source.topic", "labkit.source.partition", "labkit.source.offset")
-
-
-class DeadLetterError(LabkitError):
-    """A record could not be written to its dead-letter topic."""
 
 
 def dead_letter_topic(topic: str, dead_letter_topic: str | None = None) -> str:
@@ -29,37 +26,16 @@ def dead_letter_topic(topic: str, dead_letter_topic: str | None = None) -> str:
     return dead_letter_topic or f"{topic}.dlq"
 
 
-def ensure_topic(cluster: Cluster, name: str, *, timeout: float = 30.0) -> None:
-    """Create ``name`` with one partition if it does not exist yet (and wait for a leader)."""
-    from confluent_kafka.admin import NewTopic
-
-    if name in cluster.admin().list_topics(timeout=10).topics:
-        return
-    rf = min(3, len(cluster.nodes)) or 1
-    fut = cluster.admin().create_topics([NewTopic(name, 1, rf)], operation_timeout=timeout)[name]
-    try:
-        fut.result(timeout=timeout)
-    except Exception as exc:
-        if "TOPIC_ALREADY_EXISTS" not in str(exc):
-            raise DeadLetterError(f"could not create dead-letter topic {name!r}: {exc}") from None
-
-    def led() -> bool:
-        t = cluster.admin().list_topics(topic=name, timeout=5).topics[name]
-        return bool(t.partitions) and all(p.leader >= 0 for p in t.partitions.values())
-
-    cluster.wait_for(f"a leader for dead-letter topic {name!r}", led, timeout=timeout)
-
-
 class DeadLetters:
     """Sends bad records to a dead-letter topic; :meth:`close` makes sure all arrived."""
 
-    def __init__(self, cluster: Cluster, source_topic: str, topic: str | None = None, *,
+    def __init__(self, cluster: Connection, source_topic: str, topic: str | None = None, *,
                  extra_config: dict[str, Any] | None = None) -> None:
         self.cluster = cluster
         self.source_topic = source_topic
         self.topic = dead_letter_topic(source_topic, topic)
         if self.topic == source_topic:
-            raise DeadLetterError(f"the dead-letter topic cannot be {source_topic!r} itself; "
+            raise UsageError(f"the dead-letter topic cannot be {source_topic!r} itself; "
                                   "pass another dead_letter_topic=")
         self.extra_config = extra_config
         self.count = 0
@@ -69,9 +45,7 @@ class DeadLetters:
     def _start(self) -> Any:
         from confluent_kafka import Producer
 
-        from labkit.producer import QUIET
-
-        ensure_topic(self.cluster, self.topic)
+        ensure_topic(self.cluster, self.topic)  # one partition: dead letters stay in order
         conf = {"enable.idempotence": True, "acks": "all", "linger.ms": 5,
                 "message.timeout.ms": 30_000, **(self.extra_config or {})}
         self._producer = Producer(self.cluster.config(**conf, on_delivery=self._delivered,
@@ -94,16 +68,17 @@ class DeadLetters:
         ]
         kind, ts = msg.timestamp()
         kwargs = {"timestamp": ts} if kind != 0 and ts >= 0 else {}
-        deadline = time.monotonic() + 60
-        while True:
+        def handed_over() -> bool:
             try:
                 producer.produce(self.topic, msg.value(), msg.key(), headers=headers, **kwargs)
-                break
-            except BufferError:
-                if time.monotonic() > deadline:
-                    raise DeadLetterError(f"the producer to {self.topic!r} stayed full for 60 s; "
-                                          "is the cluster up ('labkit status')?") from None
+            except BufferError:  # the queue is full: serve deliveries, then try again
                 producer.poll(0.1)
+                return False
+            return True
+
+        poll_until(f"room in the producer to {self.topic!r}", handed_over, timeout=60,
+                   interval=0, retry_on=(), error=DeadLetterError,
+                   hint="is the cluster up ('labkit status')?")
         producer.poll(0)
         self.count += 1
 
@@ -120,29 +95,26 @@ class DeadLetters:
                 "is the cluster up ('labkit status')?")
 
 
-ERRORS = ("raise", "skip_to_dead_letter", "dead_letter")
+ErrorMode = Literal["raise", "skip_to_dead_letter", "dead_letter"]
+ERRORS: tuple[ErrorMode, ...] = ("raise", "skip_to_dead_letter", "dead_letter")
 """What ``read``/``replay`` do with a bad record (``dead_letter`` is short for the second)."""
 
 
-def dead_letters(cluster: Cluster, topic: str, errors: str,
+def dead_letters(cluster: Connection, topic: str, errors: str,
                  dead_letter_topic: str | None = None) -> DeadLetters | None:
-    """A :class:`DeadLetters` for ``errors="skip_to_dead_letter"``, None for ``"raise"``."""
-    if errors not in ERRORS:
-        raise SettingsError(f"errors={errors!r} is not valid; use 'raise' or "
-                            "'skip_to_dead_letter'")
+    """A :class:`DeadLetters` for ``errors="skip_to_dead_letter"``, None for ``"raise"``;
+    a wrong ``errors`` is a UsageError listing the allowed values. Sends nothing yet."""
+    choice("errors", errors, ERRORS)
     return None if errors == "raise" else DeadLetters(cluster, topic, dead_letter_topic)
 
 
 def bad_record(m: Any, exc: DecodeError, topic: str, dead: DeadLetters | None) -> None:
     """A record the codec rejected: raise DecodeError saying where, or dead-letter it."""
-    from confluent_kafka import KafkaError
-
     err = m.error()
     if err is not None:  # not a record but a consumer event
-        if err.code() == KafkaError._PARTITION_EOF:
+        if kafka_errors.has(err, "_PARTITION_EOF"):
             return
-        raise LabkitError(f"reading {topic!r} partition {m.partition()}: {err.name()}: "
-                          f"{err.str()}")
+        raise kafka_errors.to_labkit(err, f"read {topic!r} partition {m.partition()}")
     if dead is None:
         raise DecodeError(f"{topic}[{m.partition()}]@{m.offset()}: {exc}; pass "
                           "errors='skip_to_dead_letter' to route bad records to a "
@@ -159,5 +131,4 @@ __all__ = [
     "bad_record",
     "dead_letter_topic",
     "dead_letters",
-    "ensure_topic",
 ]

@@ -24,6 +24,8 @@ Money = Annotated[float, Field(ge=0)]
 Size = Literal["small", "medium", "large"]
 LoyaltyTier = Literal["none", "bronze", "silver", "gold"]
 EmailTemplate = Literal["welcome", "login_credentials", "order_confirmation", "address_changed"]
+LoginReason = Literal["first_login", "forgot_password", "new_device"]
+PaymentMethod = Literal["card", "paypal", "voucher"]
 
 
 class Event(BaseModel):
@@ -68,7 +70,7 @@ class LoginCredentialsRequested(Event):
 
     customer_id: Id
     email: Email
-    reason: Literal["first_login", "forgot_password", "new_device"]
+    reason: LoginReason
 
 
 # -- customers: fat events, each carries the whole current state -----------------------------
@@ -165,7 +167,7 @@ class PaymentAuthorized(Event):
     customer_id: Id
     payment_id: Id
     amount: Money
-    method: Literal["card", "paypal", "voucher"]
+    method: PaymentMethod
 
 
 class PizzaBaked(Event):

@@ -21,8 +21,13 @@ from typing import TYPE_CHECKING, Any
 from labkit.cluster import resolve
 from labkit.codec import EncodedRecord, encode_fast
 from labkit.events import Event
-from labkit.exceptions import LabkitError, SettingsError
+from labkit.exceptions import ProduceError, UsageError
+from labkit.kafka import errors as kafka_errors
+from labkit.kafka.clients import QUIET
+from labkit.kafka.topics import partition_ids
 from labkit.scenarios import Scenario, ScenarioEvent, get_scenario
+from labkit.validate import name, positive
+from labkit.waiting import Deadline, poll_until
 
 if TYPE_CHECKING:
     from labkit.cluster import Cluster
@@ -35,16 +40,6 @@ FLUSH_TIMEOUT = 30.0
 
 _CHUNK = 2048  # records sent between checks of stop/pause/deadline at full speed
 
-QUIET: dict[str, Any] = {"log_level": 0}
-"""librdkafka logs nothing for labkit's own clients: failures reach the user as delivery
-errors or exceptions, not as stderr noise. (Not a Python logger: librdkafka would call it from
-its own threads, and a client collected there would be destroyed from its own thread.)"""
-
-
-class ProduceError(LabkitError):
-    """Records could not be delivered (the message names the topic and the broker's error)."""
-
-
 def _as_record(item: Any) -> EncodedRecord:
     """Any supported item -> EncodedRecord (ScenarioEvent, EncodedRecord, Event, tuple)."""
     if isinstance(item, ScenarioEvent):
@@ -55,7 +50,7 @@ def _as_record(item: Any) -> EncodedRecord:
         return encode_fast(item)
     if isinstance(item, tuple) and len(item) in (2, 3):
         return EncodedRecord(item[0], item[1], list(item[2]) if len(item) == 3 else [])
-    raise SettingsError(
+    raise UsageError(
         f"cannot produce a {type(item).__name__}; give a scenario, ScenarioEvents, "
         "EncodedRecords, labkit.events models or (key, value[, headers]) tuples"
     )
@@ -66,17 +61,9 @@ def _source(scenario: Any) -> Iterable[Any]:
         return get_scenario(scenario, limit=None)
     if isinstance(scenario, Scenario | Iterable):
         return scenario
-    raise SettingsError(
+    raise UsageError(
         f"scenario={scenario!r} is not a scenario name, a Scenario or an iterable of records"
     )
-
-
-def _check_positive(name: str, value: Any, *, whole: bool = False) -> None:
-    if value is None:
-        return
-    kinds = int if whole else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
-        raise SettingsError(f"{name}={value!r} is not valid; use a number above 0 or None")
 
 
 def _hint(code: str, size: int | None) -> str:
@@ -100,11 +87,12 @@ class ProducerHandle:
                  total: int | None = None) -> None:
         from confluent_kafka import KafkaException, Producer
 
-        _check_positive("rate", rate)
-        _check_positive("seconds", seconds)
-        _check_positive("limit", limit, whole=True)
-        if not isinstance(topic, str) or not topic:
-            raise SettingsError(f"topic={topic!r} is not valid; give a topic name")
+        positive("rate", rate, optional=True)
+        positive("seconds", seconds, optional=True)
+        positive("limit", limit, whole=True, optional=True)
+        name("topic", topic)
+        conn = resolve(cluster)
+        partition_ids(conn, topic)  # an unknown topic fails here, before anything is sent
         self.topic = topic
         self.limit = limit
         self.seconds = seconds
@@ -112,12 +100,13 @@ class ProducerHandle:
             "enable.idempotence": True, "acks": "all", "linger.ms": 5,
             "message.timeout.ms": 60_000, "delivery.report.only.error": True,
             **(extra_config or {})}
-        conf = resolve(cluster).config(**self.config, on_delivery=self._on_delivery,
-                                               error_cb=self._on_error, **QUIET)
+        conf = conn.config(**self.config, on_delivery=self._on_delivery,
+                           error_cb=self._on_error, **QUIET)
         try:
-            self._producer = Producer(conf)
+            self._producer: Producer | None = Producer(conf)  # None once finished
         except KafkaException as exc:
-            raise SettingsError(f"bad producer config: {exc.args[0].str()}") from None
+            raise UsageError(f"bad producer config: {kafka_errors.describe(exc)}; check "
+                             "extra_config against librdkafka's CONFIGURATION.md") from None
         self._rate = rate
         self._rate_changed = True
         self._stop = False
@@ -182,7 +171,7 @@ class ProducerHandle:
 
     @rate.setter
     def rate(self, value: float | None) -> None:
-        _check_positive("rate", value)
+        positive("rate", value, optional=True)
         self._rate = value
         self._rate_changed = True
 
@@ -272,6 +261,8 @@ class ProducerHandle:
         from confluent_kafka import KafkaException
 
         p = self._producer
+        if p is None:  # already finished: nothing left to send with
+            return
         produce, poll, topic = p.produce, p.poll, self.topic
         it: Iterator[Any] = self._iter
         if self.limit is not None:
@@ -310,7 +301,8 @@ class ProducerHandle:
                         rec = _as_record(rec)
                     value, key = rec.value, rec.key
                     try:
-                        produce(topic, value, key, headers=rec.headers)
+                        # the stub wants list[tuple[str, str | bytes | None]] (invariant)
+                        produce(topic, value, key, headers=rec.headers)  # type: ignore[arg-type]
                     except BufferError:  # queue full: the slow path serves deliveries and retries
                         if not self._retry(rec):
                             stopped = True  # stopped while the queue was full: not handed over
@@ -332,10 +324,14 @@ class ProducerHandle:
     def _retry(self, rec: EncodedRecord) -> bool:
         from confluent_kafka import KafkaException
 
+        p = self._producer
+        if p is None:  # already finished: the record cannot be handed over
+            return False
         while True:
-            self._producer.poll(0.05)
+            p.poll(0.05)
             try:
-                self._producer.produce(self.topic, rec.value, rec.key, headers=rec.headers)
+                # the stub wants list[tuple[str, str | bytes | None]] (invariant)
+                p.produce(self.topic, rec.value, rec.key, headers=rec.headers)  # type: ignore[arg-type]
                 return True
             except BufferError:
                 if self._stop:
@@ -354,6 +350,8 @@ class ProducerHandle:
 
     def _finish(self, bar: Any) -> None:
         p = self._producer
+        if p is None:  # finished already (this sets it to None last)
+            return
         try:
             left = p.flush(FLUSH_TIMEOUT)
             if left:
@@ -413,7 +411,7 @@ def produce_all(
     """
     source = _source(scenario_or_records)
     if isinstance(scenario_or_records, str) and limit is None:
-        raise SettingsError(f"produce_all({scenario_or_records!r}) needs limit=N: "
+        raise UsageError(f"produce_all({scenario_or_records!r}) needs limit=N: "
                             "a scenario by name never ends")
     total = limit
     if total is None and isinstance(source, Scenario):
@@ -424,14 +422,13 @@ def produce_all(
     handle = ProducerHandle(source, topic, rate=None, seconds=None, limit=limit,
                             cluster=cluster, extra_config=extra_config,
                             progress=bool(show), total=total)
-    deadline = time.monotonic() + timeout
-    try:
-        while not handle.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
-            if time.monotonic() >= deadline:
-                handle.stop()
-                raise ProduceError(f"producing to {topic!r} took over {timeout:.0f} s; "
-                                   f"{handle.summary()}; pass a larger timeout=")
-    except KeyboardInterrupt:
+    deadline = Deadline(timeout)
+    try:  # waited for in steps of a second, so Ctrl-C stops it
+        poll_until(f"producing to {topic!r} to finish", lambda: handle.wait(
+            min(1.0, deadline.left)), timeout=timeout, interval=0, retry_on=(),
+            error=ProduceError, describe=lambda _no: handle.summary(),
+            hint="pass a larger timeout=")
+    except (ProduceError, KeyboardInterrupt):
         handle.stop()
         raise
     handle.raise_for_errors()

@@ -16,17 +16,22 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from labkit.cluster import resolve
 from labkit.codec import decode_fast
-from labkit.deadletter import DeadLetters, bad_record, dead_letters
-from labkit.exceptions import ClusterTimeoutError, DecodeError, LabkitError, SettingsError
-from labkit.producer import QUIET
+from labkit.deadletter import DeadLetters, ErrorMode, bad_record, dead_letters
+from labkit.exceptions import (
+    CommitError,
+    DecodeError,
+    ReadTimeoutError,
+    UnknownTopicError,
+    UsageError,
+)
+from labkit.kafka.ranges import BoundedReader
+from labkit.kafka.ranges import Named as _Named
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,201 +40,8 @@ if TYPE_CHECKING:
     from labkit.codec import DecodedEvent
 
 S = TypeVar("S")
-Position = int | datetime | str
-_BATCH = 10_000
-_PREFETCH = 2  # partitions fetched ahead of the one being read
+Position = int | datetime | _Named
 RESERVED = ("key", "type", "time", "partition", "offset", "timestamp", "headers")
-
-
-class UnknownTopicError(LabkitError):
-    """The topic (or a partition of it) does not exist."""
-
-
-class ReadTimeoutError(ClusterTimeoutError):
-    """A read or replay did not reach its stop offsets in time."""
-
-
-class CommitError(LabkitError):
-    """The group's offsets could not be committed."""
-
-
-class _Reader:
-    """One consumer that reads offset ranges, partition by partition."""
-
-    def __init__(self, cluster: Cluster, topic: str, *, group: str | None,
-                 extra_config: dict[str, Any] | None, timeout: float) -> None:
-        from confluent_kafka import Consumer
-
-        if not isinstance(topic, str) or not topic:
-            raise SettingsError(f"topic={topic!r} is not valid; give a topic name")
-        if group is not None and (not isinstance(group, str) or not group):
-            raise SettingsError(f"group={group!r} is not valid; give a group name or None")
-        self.topic = topic
-        self.group = group
-        self.deadline = time.monotonic() + timeout
-        self.timeout = timeout
-        conf = {"group.id": group or f"labkit-read-{uuid.uuid4().hex[:12]}",
-                "enable.auto.commit": False, "enable.auto.offset.store": False,
-                "enable.partition.eof": True, "auto.offset.reset": "earliest",
-                "max.partition.fetch.bytes": 8 << 20, "queued.min.messages": 1_000_000,
-                **(extra_config or {})}
-        self.conf = cluster.config(**conf, **QUIET)
-        self.consumer = Consumer(self.conf)
-
-    def close(self) -> None:
-        self.consumer.close()
-
-    def _left(self) -> float:
-        return max(0.1, min(10.0, self.deadline - time.monotonic()))
-
-    def partitions(self, partitions: list[int] | None) -> list[int]:
-        md = self.consumer.list_topics(self.topic, timeout=self._left())
-        t = md.topics.get(self.topic)
-        if t is None or t.error is not None or not t.partitions:
-            raise UnknownTopicError(f"topic {self.topic!r} does not exist; create it (e.g. "
-                                    f"cluster.fresh_topic({self.topic!r})) or check the name")
-        known = sorted(t.partitions)
-        if partitions is None:
-            return known
-        wanted = [partitions] if isinstance(partitions, int) else list(partitions)
-        bad = [p for p in wanted if p not in known]
-        if bad:
-            raise UnknownTopicError(f"topic {self.topic!r} has no partition {bad[0]}; "
-                                    f"its partitions are {known}")
-        return sorted(set(wanted))
-
-    def ranges(self, parts: list[int], start: Any, stop: Any) -> dict[int, tuple[int, int]]:
-        """{partition: (first offset, stop offset)} for the partitions to read."""
-        from confluent_kafka import TopicPartition
-
-        if isinstance(start, dict):
-            unknown = [p for p in start if p not in parts]
-            if unknown:
-                raise UnknownTopicError(f"topic {self.topic!r} has no partition {unknown[0]} "
-                                        f"(start); its partitions are {parts}")
-            parts = [p for p in parts if p in start]
-        marks = {}
-        for p in parts:
-            marks[p] = self.consumer.get_watermark_offsets(
-                TopicPartition(self.topic, p), timeout=self._left(), cached=False)
-        firsts = self._resolve("start", start, marks)
-        stops = self._resolve("stop", stop, marks)
-        return {p: (firsts[p], max(firsts[p], stops[p])) for p in parts}
-
-    def _resolve(self, name: str, spec: Any, marks: dict[int, tuple[int, int]]) -> dict[int, int]:
-        from confluent_kafka import TopicPartition
-
-        per = {p: (spec.get(p, "end" if name == "stop" else "earliest")
-                   if isinstance(spec, dict) else spec) for p in marks}
-        times = {p: v for p, v in per.items() if isinstance(v, datetime)}
-        for v in times.values():
-            if v.tzinfo is None:
-                raise SettingsError(f"{name}={v!r} has no timezone; use e.g. "
-                                    "datetime.now(timezone.utc)")
-        found = {tp.partition: tp.offset for tp in self.consumer.offsets_for_times(
-            [TopicPartition(self.topic, p, int(t.timestamp() * 1000)) for p, t in times.items()],
-            timeout=self._left())} if times else {}
-        committed: dict[int, int] = {}
-        if any(v == "committed" for v in per.values()):
-            if name != "start" or self.group is None:
-                raise SettingsError(f"{name}='committed' needs start= and group=; "
-                                    "pass group='my-group'")
-            committed = {tp.partition: tp.offset for tp in self.consumer.committed(
-                [TopicPartition(self.topic, p) for p in marks], timeout=self._left())}
-        out = {}
-        for p, v in per.items():
-            low, high = marks[p]
-            if isinstance(v, datetime):
-                offset = found[p] if found[p] >= 0 else high
-            elif isinstance(v, int) and not isinstance(v, bool) and v >= 0:
-                offset = v
-            elif v == "earliest":
-                offset = low
-            elif v in ("latest", "end"):
-                offset = high
-            elif v == "committed":
-                offset = committed[p] if committed[p] >= 0 else low
-            else:
-                raise SettingsError(
-                    f"{name}={v!r} is not valid; use an offset (int >= 0), a datetime, "
-                    "'earliest', 'latest', 'end' or (start with a group) 'committed'")
-            out[p] = max(low, min(offset, high))
-        return out
-
-    def batches(self, ranges: dict[int, tuple[int, int]]) -> Iterator[list[Any]]:
-        """Lists of messages in [first, stop) of each partition, partition after partition.
-        The next partitions are fetched meanwhile, each by a consumer of its own."""
-        from confluent_kafka import Consumer, TopicPartition
-
-        todo = [(p, first, stop) for p, (first, stop) in ranges.items() if first < stop]
-        ahead: dict[int, Any] = {}
-        try:
-            for i, (p, _, stop) in enumerate(todo):
-                for q, q_first, _ in todo[i:i + 1 + _PREFETCH]:
-                    if q not in ahead:
-                        ahead[q] = Consumer(self.conf)
-                        ahead[q].assign([TopicPartition(self.topic, q, q_first)])
-                consumer = ahead.pop(p)
-                try:
-                    yield from self._partition(consumer, p, ranges[p][0], stop)
-                finally:
-                    consumer.close()
-        finally:
-            for consumer in ahead.values():
-                consumer.close()
-
-    def _partition(self, consumer: Any, p: int, first: int, stop: int) -> Iterator[list[Any]]:
-        from confluent_kafka import KafkaError, TopicPartition
-
-        topic, nxt = self.topic, first
-        while nxt < stop:
-            if time.monotonic() > self.deadline:
-                raise ReadTimeoutError(
-                    f"reading {topic!r} partition {p} reached offset {nxt} of {stop} within "
-                    f"{self.timeout:.0f} s; is the cluster up? pass a larger timeout=")
-            msgs = consumer.consume(min(_BATCH, stop - nxt), 0.5)
-            if not msgs:
-                if consumer.position([TopicPartition(topic, p)])[0].offset >= stop:
-                    return
-                continue
-            last = msgs[-1]
-            if last.error() is None and last.offset() < stop - 1:
-                nxt = last.offset() + 1
-                yield msgs
-                continue
-            keep = []
-            for m in msgs:  # the tail: an end-of-partition event or offsets past stop
-                err = m.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        nxt = stop
-                        continue
-                    raise LabkitError(f"reading {topic!r} partition {p}: {err.name()}: "
-                                      f"{err.str()}")
-                if m.offset() >= stop:
-                    nxt = stop
-                    break
-                keep.append(m)
-                nxt = m.offset() + 1
-            if keep:
-                yield keep
-
-    def commit(self, ranges: dict[int, tuple[int, int]]) -> None:
-        from confluent_kafka import KafkaException, TopicPartition
-
-        offsets = [TopicPartition(self.topic, p, stop) for p, (_, stop) in ranges.items()]
-        if not offsets:
-            return
-        try:
-            done = self.consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as exc:
-            raise CommitError(f"could not commit offsets for group {self.group!r} "
-                              f"({exc.args[0].str()}); if the group has running consumers, "
-                              "stop them or read as another group") from None
-        bad = [tp for tp in done or [] if tp.error is not None]
-        if bad:
-            raise CommitError(f"could not commit {self.topic!r} partition {bad[0].partition} "
-                              f"for group {self.group!r}: {bad[0].error.str()}")
 
 
 def _bar(total: int, topic: str) -> Any:
@@ -258,7 +70,7 @@ def read(
     stop: Position | dict[int, Position] = "end",
     partitions: int | list[int] | None = None,
     decode: bool = True,
-    errors: str = "raise",
+    errors: ErrorMode = "raise",
     dead_letter_topic: str | None = None,
     validate: bool = False,
     cluster: Cluster | None = None,
@@ -284,8 +96,9 @@ def read(
     continues where the group left off.
     """
     cluster = resolve(cluster)
-    dead = dead_letters(cluster, topic, errors, dead_letter_topic)
-    reader = _Reader(cluster, topic, group=group, extra_config=extra_config, timeout=timeout)
+    dead = dead_letters(cluster, topic, errors, dead_letter_topic)  # checks errors=, sends nothing
+    reader = BoundedReader(cluster, topic, group=group, extra_config=extra_config,
+                           timeout=timeout)
     try:
         ranges = reader.ranges(reader.partitions(partitions), start, stop)
         bar = _bar(sum(b - a for a, b in ranges.values()), topic) if progress else None
@@ -313,8 +126,9 @@ def read(
     return df
 
 
-_DTYPES = {"integer": "Int64", "floating": "float64", "mixed-integer-float": "float64",
-           "boolean": "boolean"}
+_DTYPES: dict[str, Literal["Int64", "float64", "boolean"]] = {
+    "integer": "Int64", "floating": "float64", "mixed-integer-float": "float64",
+    "boolean": "boolean"}
 
 
 def _data_columns(values: list[dict[str, Any]]) -> dict[str, Any]:
@@ -410,7 +224,7 @@ def replay(
     until: Position | dict[int, Position] | None = None,
     cluster: Cluster | None = None,
     on_state: Callable[[S, DecodedEvent], None] | None = None,
-    errors: str = "raise",
+    errors: ErrorMode = "raise",
     dead_letter_topic: str | None = None,
     extra_config: dict[str, Any] | None = None,
     timeout: float = 300.0,
@@ -424,8 +238,10 @@ def replay(
     Bad records raise DecodeError, or go to a dead-letter topic as in :func:`read`.
     """
     cluster = resolve(cluster)
-    dead = dead_letters(cluster, topic, errors, dead_letter_topic)
-    reader = _Reader(cluster, topic, group=None, extra_config=extra_config, timeout=timeout)
+    dead = dead_letters(cluster, topic, errors, dead_letter_topic)  # checks errors=, sends nothing
+    if not callable(fold):
+        raise UsageError(f"fold={fold!r} is not a function; pass fold(state, event) -> state")
+    reader = BoundedReader(cluster, topic, extra_config=extra_config, timeout=timeout)
     state = initial
     try:
         ranges = reader.ranges(reader.partitions(None), "earliest",

@@ -13,21 +13,21 @@ lands in the wrong notebook cell, so everything a lesson shows is kept in attrib
 
 from __future__ import annotations
 
-import math
 import threading
-import time
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from labkit.cluster import resolve
 from labkit.codec import DecodedEvent, decode_fast
-from labkit.exceptions import DecodeError, LabkitError
+from labkit.exceptions import DecodeError, ServiceError, UsageError
+from labkit.kafka.groups import progress
+from labkit.kafka.topics import partition_ids
+from labkit.validate import choice
+from labkit.validate import name as check_name
+from labkit.waiting import poll_until
 
 if TYPE_CHECKING:
     from labkit.cluster import Cluster
-
-
-class ServiceError(LabkitError):
-    """A background service failed or did not catch up in time."""
 
 
 class Service:
@@ -42,11 +42,15 @@ class Service:
         *,
         types: Collection[str] | None = None,
         cluster: Cluster | None = None,
-        start: str = "earliest",
+        start: Literal["earliest", "latest"] = "earliest",
         extra_config: dict[str, Any] | None = None,
     ) -> None:
-        if start not in ("earliest", "latest"):
-            raise ServiceError(f"start={start!r}: use 'earliest' or 'latest'")
+        check_name("service", name)
+        check_name("topic", topic)
+        choice("start", start, ("earliest", "latest"))
+        if handler is not None and not callable(handler):
+            raise UsageError(f"handler={handler!r} is not a function; pass one that takes an "
+                             "event, or None")
         self.name, self.topic, self.handler = name, topic, handler
         self.types = set(types) if types is not None else None
         self._cluster = cluster
@@ -64,9 +68,7 @@ class Service:
 
     @property
     def cluster(self) -> Cluster:
-        from labkit.cluster import resolve
-
-        self._cluster = resolve(self._cluster, start=True)
+        self._cluster = resolve(self._cluster)
         return self._cluster
 
     @property
@@ -78,6 +80,7 @@ class Service:
             return self
         from confluent_kafka import Consumer
 
+        partition_ids(self.cluster, self.topic)  # an unknown topic fails here, at once
         conf = self.cluster.config(group_id=self.name, auto_offset_reset=self._start,
                                    enable_auto_commit=True, auto_commit_interval_ms=200,
                                    # an offset is stored for commit only once it is handled
@@ -154,14 +157,12 @@ class Service:
     def _progress(self) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
         """(log ends, committed offsets, handled positions) per partition; a partition with
         nothing committed counts from the log start."""
-        from labkit.charts import group_progress
-
-        progress = group_progress(self.cluster, self.name, self.topic)
-        if any(math.isnan(v) for pair in progress.values() for v in pair):
+        now = progress(self.cluster, self.name, self.topic)
+        if any(pr.high_watermark is None or pr.position is None for pr in now.values()):
             raise ServiceError(f"a partition of {self.topic!r} has no leader right now; "
                                "try again in a moment")
-        ends = {p: int(end) for p, (end, _pos) in progress.items()}
-        commit = {p: int(pos) for p, (_end, pos) in progress.items()}
+        ends = {p: int(pr.high_watermark or 0) for p, pr in now.items()}
+        commit = {p: int(pr.position or 0) for p, pr in now.items()}
         handled = {p: self.positions.get(p, commit[p]) for p in ends}
         return ends, commit, handled
 
@@ -179,26 +180,26 @@ class Service:
         """Block until the service has handled and committed everything that was in the topic
         when called (events that arrive meanwhile may still be in flight); bounded. A
         partition briefly without a leader (a node restarting) is waited for too."""
-        deadline = time.monotonic() + timeout
-        target: dict[int, int] | None = None
-        left: int | str = "?"
-        while True:
+        target: dict[int, int] = {}
+        short: list[object] = []
+
+        def caught_up() -> bool:
             self.raise_for_errors()
             if not self.running:
                 raise ServiceError(f"service {self.name!r} is not running; start() it first")
             try:
                 ends, commit, handled = self._progress()
-                target = target or ends
-                left = sum(max(0, end - handled[p]) + max(0, end - commit[p])
-                           for p, end in target.items())
-                if left == 0:
-                    return
-            except ServiceError as exc:  # no leader for a moment
-                left = str(exc)
-            if time.monotonic() > deadline:
-                raise ServiceError(f"service {self.name!r} has not caught up after "
-                                   f"{timeout:.0f}s ({left} events short)")
-            time.sleep(0.1)
+            except ServiceError as exc:  # a partition without a leader for a moment
+                short[:] = [exc]
+                return False
+            target.update(ends if not target else {})
+            left = sum(max(0, end - handled[p]) + max(0, end - commit[p])
+                       for p, end in target.items())
+            short[:] = [f"{left} events short"]
+            return left == 0
+
+        poll_until(f"service {self.name!r} to catch up", caught_up, timeout=timeout,
+                   retry_on=(), error=ServiceError, describe=lambda _no: short[0])
 
     def raise_for_errors(self) -> None:
         if self.errors:

@@ -65,7 +65,7 @@ def topic(cluster: labkit.Cluster) -> Iterator[str]:
     """A fresh topic name, deleted after the test."""
     name = f"test-{uuid.uuid4().hex[:10]}"
     yield name
-    from labkit.cluster.admin import delete_topics
+    from labkit.kafka import delete_topics
 
     if name in cluster.admin().list_topics(timeout=5).topics:
         delete_topics(cluster, [name])
@@ -88,7 +88,7 @@ def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture()
 def group(cluster: labkit.Cluster) -> Iterator[str]:
     """A fresh consumer group name, deleted after the test."""
-    from labkit.cluster.admin import delete_groups
+    from labkit.kafka import delete_groups
 
     name = f"test-group-{uuid.uuid4().hex[:8]}"
     yield name

@@ -19,14 +19,14 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 import labkit
-from labkit.charts import (
+from labkit.exceptions import UnknownTopicError, UsageError
+from labkit.kafka import committed, offsets
+from labkit.lab.charts import (
     ChartError,
     LiveChart,
-    committed,
     isr_sizes,
     lag_chart,
     log_end_offsets,
-    offsets,
     state_size,
     throughput,
 )
@@ -60,9 +60,15 @@ def test_samples_at_most_twice_a_second_for_the_bounded_time() -> None:
     assert seconds == pytest.approx(df["elapsed"].iloc[-1], abs=0.05)
 
 
-def test_run_is_scaled_by_labkit_time_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_takes_real_seconds_unless_asked_to_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like produce(seconds=...), run(seconds) is real seconds: LABKIT_TIME_SCALE changes
+    it only with scaled=True (lessons pass labkit.scaled(x) where CI may shorten a demo)."""
     monkeypatch.setenv("LABKIT_TIME_SCALE", "0.25")
-    df = LiveChart().add_series("n", _counter()).run(4.0, display=False)
+    df = LiveChart().add_series("n", _counter()).run(1.0, display=False)
+    # unscaled: sampled on the 0.5 s grid until the next sample would pass 1 s
+    assert 0.5 <= df["elapsed"].iloc[-1] <= 1.0 + 2e-3, df
+    assert df["elapsed"].iloc[-1] + 0.5 > 1.0 - 2e-3, df
+    df = LiveChart().add_series("n", _counter()).run(4.0, scaled=True, display=False)
     assert df["elapsed"].iloc[-1] <= 1.0 + 1e-3, df
     assert len(df) <= 3
 
@@ -146,7 +152,7 @@ def test_bad_input_says_what_to_do() -> None:
         chart.run(1, scaled=False, display=False)
     with pytest.raises(ChartError, match="already has"):
         chart.add_series("s", lambda: 1)
-    with pytest.raises(ChartError, match="seconds"):
+    with pytest.raises(UsageError, match="seconds"):
         LiveChart().add_series("n", lambda: 1).run(0)
 
 
@@ -212,7 +218,7 @@ def test_throughput_and_log_end_offsets_rise(cluster: labkit.Cluster, topic: str
 
 def test_lag_chart_counts_what_the_group_has_not_committed(cluster: labkit.Cluster,
                                                           topic: str) -> None:
-    from labkit.cluster.admin import delete_groups
+    from labkit.kafka import delete_groups
 
     cluster.fresh_topic(topic, partitions=3)
     _produce(cluster, topic, 90, 0.1)
@@ -221,10 +227,10 @@ def test_lag_chart_counts_what_the_group_has_not_committed(cluster: labkit.Clust
     consumer = Consumer(cluster.config(group_id=group, enable_auto_commit=False))
     try:
         consumer.commit(offsets=[TopicPartition(topic, 0, int(ends[0]))], asynchronous=False)
-        assert committed(cluster, group, topic) == {0: int(ends[0]), 1: None, 2: None}
+        assert committed(cluster, group, topic) == {(topic, 0): ends[0]}
         df = lag_chart(group, topic, cluster=cluster).run(1.0, scaled=False, display=False)
         last = df[["p0", "p1", "p2"]].iloc[-1]
-        assert last.to_dict() == {"p0": 0, "p1": ends[1], "p2": ends[2]}
+        assert last.to_dict() == {"p0": 0, "p1": ends[1], "p2": ends[2]}  # log start 0
         assert last.sum() == 90 - ends[0]
     finally:
         consumer.close()
@@ -241,7 +247,7 @@ def test_isr_sizes_match_the_metadata(cluster: labkit.Cluster, topic: str) -> No
 
 
 def test_ready_made_charts_refuse_a_missing_topic(cluster: labkit.Cluster) -> None:
-    with pytest.raises(ChartError, match="does not exist"):
+    with pytest.raises(UnknownTopicError, match="does not exist"):
         throughput(f"missing-{uuid.uuid4().hex[:8]}", cluster=cluster)
 
 

@@ -16,8 +16,6 @@ from labkit import check
 from labkit.exceptions import CheckFailed, LabkitError
 from tests.conftest import produce_records
 
-pytestmark = pytest.mark.cluster
-
 
 def test_check_result_shows_a_tick_or_the_hint() -> None:
     ok = check.CheckResult(True, "all good", "demo")
@@ -171,6 +169,6 @@ def test_messages_in_topic_counts_records_not_offsets(cluster: labkit.Cluster,
     producer.begin_transaction()
     producer.produce(topic, value=b"aborted")
     producer.abort_transaction(30)
-    records = check.read_topic(topic, cluster)
+    records = check.read_topic(topic, cluster=cluster)
     assert [r.value for r in records] == [b"kept"]
     assert check.messages_in_topic(topic, 1, cluster=cluster).passed  # 4 offsets, 1 record

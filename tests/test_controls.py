@@ -11,8 +11,14 @@ import pytest
 from confluent_kafka import Producer
 
 import labkit
-from labkit.charts import committed, offsets
-from labkit.controls import BrokerPanel, ConsumerPanel, ControlError, ProducerPanel, TimeTravel
+from labkit import kafka
+from labkit.lab.controls import (
+    BrokerPanel,
+    ConsumerPanel,
+    ControlError,
+    ProducerPanel,
+    TimeTravel,
+)
 from labkit.scenarios import get_scenario
 
 
@@ -72,7 +78,7 @@ def test_producer_panel_drives_a_real_producer(cluster: labkit.Cluster, topic: s
     assert not panel.running and not handle.running
     counts = panel.refresh()
     assert counts["failed"] == 0
-    assert counts["acked"] == counts["sent"] == sum(offsets(cluster, topic).values())
+    assert counts["acked"] == counts["sent"] == sum(kafka.offsets(cluster, topic).values())
     assert f"acked {counts['acked']}" in panel.message
 
     panel.buttons["stop"].click()  # nothing runs any more
@@ -113,7 +119,7 @@ def test_consumer_panel_pauses_resumes_and_resets_to_a_time(
         cluster.wait_for("60 records consumed", lambda: panel.consumed == 60, timeout=30)
 
         new = panel.reset_to(datetime.fromtimestamp(cut / 1000, UTC))
-        ends = offsets(cluster, topic)
+        ends = kafka.offsets(cluster, topic)
         assert sum(ends[p] - o for p, o in new.items()) == 30  # the b and c records again
         cluster.wait_for("b and c consumed again", lambda: panel.consumed == 90, timeout=30)
         again = sorted(x.decode() for x in seen[60:])
@@ -125,7 +131,8 @@ def test_consumer_panel_pauses_resumes_and_resets_to_a_time(
 
     # stopped: the reset only commits; "0 minutes ago" means the end of every partition
     new = panel.reset_to(minutes_ago=0)
-    assert committed(cluster, group, topic) == new == {p: int(o) for p, o in ends.items()}
+    done = {p: o for (_t, p), o in kafka.committed(cluster, group, topic).items()}
+    assert done == new == {p: int(o) for p, o in ends.items()}
     with pytest.raises(ControlError, match="either"):
         panel.reset_to()
 

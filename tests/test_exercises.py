@@ -44,14 +44,18 @@ def test_solution_cells_run_only_with_solutions_on(monkeypatch: pytest.MonkeyPat
 def test_failing_check_hints_for_learners_and_raises_with_solutions(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from labkit.check import CheckResult
+    from labkit.lab import check
 
-    cells = ["from labkit.check import CheckResult\n"
-             "CheckResult(False, 'topic x has 1 partition(s), expected 6', 'partition_count')"]
+    cells = ["from labkit import check\n"
+             "check.state_equals({'a': 1}, {'a': 2})"]
     learner = _run(cells, solutions=False, monkeypatch=monkeypatch)
-    assert "✗ partition_count" in _text(learner.cells[0])
+    assert "✗ state_equals" in _text(learner.cells[0])
     with pytest.raises(CellExecutionError, match="CheckFailed"):
         _run(cells, solutions=True, monkeypatch=monkeypatch)
+    # a result is a plain value: making one never raises, even with solutions on
+    made = _run(["from labkit.lab.check import CheckResult\n"
+                 "CheckResult(False, 'differs', 'x')"], solutions=True, monkeypatch=monkeypatch)
+    assert "✗ x" in _text(made.cells[0])
     # outside a notebook kernel (this test process) checks never raise: they are values
     monkeypatch.setenv("LABKIT_SOLUTIONS", "1")
-    assert not CheckResult(False, "differs", "x")
+    assert not check.state_equals({"a": 1}, {"a": 2})

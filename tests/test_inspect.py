@@ -15,8 +15,6 @@ from labkit import inspect as ins
 from labkit.exceptions import NotSupportedError
 from tests.conftest import produce_records
 
-pytestmark = pytest.mark.cluster
-
 
 def nones(column: pd.Series) -> list:
     """The column's values with missing ones (NaN in pandas' str dtype) as None."""
@@ -31,7 +29,7 @@ def test_topics_and_partitions_match_what_was_produced(cluster: labkit.Cluster,
     counts = {0: 2, 1: 3, 2: 5}
     produce_records(cluster, topic, [{"key": f"k{p}-{i}", "value": b"v", "partition": p}
                              for p, n in counts.items() for i in range(n)])
-    # move partition 0's log-start offset: low must follow it
+    # move partition 0's log-start offset: log_start must follow it
     def delete_first_record() -> bool:
         cluster.admin().list_topics(topic=topic, timeout=5)  # refresh the client's metadata
         fut = cluster.admin().delete_records([TopicPartition(topic, 0, 1)])
@@ -41,19 +39,19 @@ def test_topics_and_partitions_match_what_was_produced(cluster: labkit.Cluster,
     # the admin client may not know the new topic's leaders yet ("No leaders found"): retry
     cluster.wait_for("delete_records on partition 0", delete_first_record, timeout=60)
 
-    parts = ins.partitions(topic, cluster)
-    assert list(parts.columns) == ["partition", "leader", "replicas", "isr", "low", "high",
-                                   "messages"]
+    parts = ins.partitions(topic, cluster=cluster)
+    assert list(parts.columns) == ["partition", "leader", "replicas", "isr", "log_start",
+                                   "high_watermark", "messages"]
     assert parts["partition"].tolist() == [0, 1, 2]
-    assert parts["high"].tolist() == [counts[p] for p in range(3)]
-    assert parts["low"].tolist() == [1, 0, 0]
+    assert parts["high_watermark"].tolist() == [counts[p] for p in range(3)]
+    assert parts["log_start"].tolist() == [1, 0, 0]
     assert parts["messages"].tolist() == [counts[0] - 1, counts[1], counts[2]]
     for row in parts.itertuples():
         assert row.leader == cluster.leader(topic, row.partition)
         assert len(row.replicas) == min(3, len(cluster.nodes))
         assert set(row.isr) <= set(row.replicas)
 
-    all_topics = ins.topics(cluster)
+    all_topics = ins.topics(cluster=cluster)
     assert list(all_topics.columns) == ["topic", "partitions", "replication_factor", "messages",
                                         "cleanup.policy", "retention.ms"]
     assert all_topics["topic"].tolist() == sorted(all_topics["topic"])
@@ -64,12 +62,12 @@ def test_topics_and_partitions_match_what_was_produced(cluster: labkit.Cluster,
     assert sorted(row["cleanup.policy"].split(",")) == ["compact", "delete"]
     assert row["retention.ms"] == 123456
     assert "__consumer_offsets" not in set(all_topics["topic"])
-    assert "__consumer_offsets" in set(ins.topics(cluster, internal=True)["topic"])
+    assert "__consumer_offsets" in set(ins.topics(cluster=cluster, internal=True)["topic"])
 
 
 def test_unknown_topic_and_partition_are_clear_errors(cluster: labkit.Cluster) -> None:
     with pytest.raises(ins.NotFoundError, match="does not exist"):
-        ins.partitions(f"no-such-topic-{uuid.uuid4().hex[:6]}", cluster)
+        ins.partitions(f"no-such-topic-{uuid.uuid4().hex[:6]}", cluster=cluster)
     with pytest.raises(ins.NotFoundError, match="does not exist"):
         ins.lag(f"no-such-group-{uuid.uuid4().hex[:6]}", cluster=cluster)
 
@@ -93,36 +91,36 @@ def test_groups_and_lag_equal_high_minus_committed(cluster: labkit.Cluster, topi
         done = {0: 1, 1: 5}  # partition 2: nothing committed
         consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in done.items()],
                         asynchronous=False)
-        df = ins.groups(cluster, group=group)
-        assert list(df.columns) == ["group", "topic", "partition", "committed", "high", "lag",
-                                    "state", "members", "member"]
+        df = ins.groups(cluster=cluster, group=group)
+        assert list(df.columns) == ["group", "topic", "partition", "committed",
+                                    "high_watermark", "lag", "state", "members", "member"]
         assert df["partition"].tolist() == [0, 1, 2]
         assert set(df["group"]) == {group} and set(df["topic"]) == {topic}
-        assert df["high"].tolist() == [counts[p] for p in range(3)]
+        assert df["high_watermark"].tolist() == [counts[p] for p in range(3)]
         assert df["committed"].tolist()[:2] == [done[0], done[1]]
         assert pd.isna(df["committed"][2]) and pd.isna(df["lag"][2])
         assert df["lag"].tolist()[:2] == [counts[p] - done[p] for p in (0, 1)]
         assert set(df["state"]) == {"STABLE"} and set(df["members"]) == {1}
         assert df["member"].notna().all()
 
-        lag = ins.lag(group, topic, cluster)
-        assert list(lag.columns) == ["topic", "partition", "committed", "high", "lag"]
+        lag = ins.lag(group, topic, cluster=cluster)
+        assert list(lag.columns) == ["topic", "partition", "committed", "high_watermark", "lag"]
         assert lag["lag"].tolist()[:2] == [3, 1]
-        assert group in set(ins.groups(cluster)["group"])
+        assert group in set(ins.groups(cluster=cluster)["group"])
     finally:
         consumer.close()
     cluster.wait_for("the group to become empty", lambda: ins.groups(
-        cluster, group=group)["state"].eq("EMPTY").all(), timeout=30)
-    after = ins.groups(cluster, group=group)
+        cluster=cluster, group=group)["state"].eq("EMPTY").all(), timeout=30)
+    after = ins.groups(cluster=cluster, group=group)
     assert after["members"].eq(0).all() and after["member"].isna().all()
     assert after["partition"].tolist() == [0, 1]  # only committed partitions remain
-    with pytest.raises(ins.NotFoundError, match=f"did you mean {re.escape(group)}"):
+    with pytest.raises(ins.NotFoundError, match=f"did you mean '{re.escape(group)}'"):
         ins.lag(group + "x", cluster=cluster)  # a typo: the error names the group meant
 
 
 def test_nodes_agree_with_metadata_and_quorum_tool(cluster: labkit.Cluster, topic: str) -> None:
     cluster.fresh_topic(topic, partitions=3)
-    df = ins.nodes(cluster)
+    df = ins.nodes(cluster=cluster)
     assert list(df.columns) == ["node", "host", "port", "pid", "alive", "ready",
                                 "quorum_leader", "leaders"]
     assert df["node"].tolist() == sorted(n.id for n in cluster.nodes)
@@ -133,7 +131,7 @@ def test_nodes_agree_with_metadata_and_quorum_tool(cluster: labkit.Cluster, topi
     assert set(df[df["ready"]]["node"]) == cluster.broker_ids()
 
     def leaders_agree() -> bool:  # asked again if leadership moved between the two reads
-        counts = ins.nodes(cluster).set_index("node")["leaders"]
+        counts = ins.nodes(cluster=cluster).set_index("node")["leaders"]
         led = [cluster.leader(topic, p) for p in range(3)]
         return all(counts[node_id] >= led.count(node_id) for node_id in set(led))
 
@@ -163,7 +161,7 @@ def test_segments_and_dump_show_the_produced_records(cluster: labkit.Cluster,
     for burst in bursts:
         produce_records(cluster, topic, burst)
 
-    segs = ins.segments(topic, 0, cluster)
+    segs = ins.segments(topic, 0, cluster=cluster)
     assert list(segs.columns) == ["file", "base_offset", "last_offset", "records", "size",
                                   "first_timestamp", "max_timestamp", "active"]
     assert segs["base_offset"].tolist() == [0, 5, 10]
@@ -173,8 +171,8 @@ def test_segments_and_dump_show_the_produced_records(cluster: labkit.Cluster,
     assert segs["active"].tolist() == [False, False, True]
     assert [t.value // 1_000_000 for t in segs["first_timestamp"]] == starts
     assert [t.value // 1_000_000 for t in segs["max_timestamp"]] == [s + 4 for s in starts]
-    leader_dir = cluster.nodes[[n.id for n in cluster.nodes].index(cluster.leader(topic))]
-    assert segs.attrs["directory"] == str(leader_dir.directory / "data" / f"{topic}-0")
+    data = cluster.data_dir(cluster.leader(topic))
+    assert data is not None and segs.attrs["directory"] == str(data / f"{topic}-0")
 
     for seg in segs.itertuples():
         dump = ins.dump_segment(topic, 0, segment=seg.base_offset, cluster=cluster)
@@ -202,8 +200,10 @@ def test_segments_and_dump_show_the_produced_records(cluster: labkit.Cluster,
     # a follower keeps the same segments once it has caught up
     follower = next(n for n in cluster.isr(topic, 0) if n != cluster.leader(topic, 0))
     cluster.wait_for("the follower's segments to match the leader's", lambda: ins.segments(
-        topic, 0, cluster, node=follower)["last_offset"].tolist() == [4, 9, 14], timeout=30)
-    assert ins.segments(topic, 0, cluster, node=follower)["base_offset"].tolist() == [0, 5, 10]
+        topic, 0, cluster=cluster, node=follower)["last_offset"].tolist() == [4, 9, 14],
+        timeout=30)
+    follower_segs = ins.segments(topic, 0, cluster=cluster, node=follower)
+    assert follower_segs["base_offset"].tolist() == [0, 5, 10]
 
 
 def test_dump_shows_transaction_markers(cluster: labkit.Cluster, topic: str) -> None:
@@ -220,15 +220,15 @@ def test_dump_shows_transaction_markers(cluster: labkit.Cluster, topic: str) -> 
     assert dump["is_control"].tolist() == [False, False, True]
     assert dump["control"].tolist()[2] == "COMMIT"
     assert dump["key"].tolist()[:2] == ["a", "b"]
-    assert ins.partitions(topic, cluster)["messages"].tolist() == [3]  # the marker counts
+    assert ins.partitions(topic, cluster=cluster)["messages"].tolist() == [3]  # the marker counts
 
 
 def test_segment_errors_are_one_line(cluster: labkit.Cluster, topic: str) -> None:
     cluster.fresh_topic(topic, partitions=1)
     with pytest.raises(ins.NotFoundError, match="has no partition 7"):
-        ins.segments(topic, 7, cluster)
+        ins.segments(topic, 7, cluster=cluster)
     with pytest.raises(ins.NotFoundError, match="not part of this cluster"):
-        ins.segments(topic, 0, cluster, node=99)
+        ins.segments(topic, 0, cluster=cluster, node=99)
     with pytest.raises(ins.NotFoundError, match="has no segment"):
         ins.dump_segment(topic, segment="nope.log", cluster=cluster)
     from labkit.cluster.external import ExternalCluster
@@ -236,7 +236,7 @@ def test_segment_errors_are_one_line(cluster: labkit.Cluster, topic: str) -> Non
     external = ExternalCluster(labkit.Settings.from_env(
         backend="external", bootstrap_servers=cluster.bootstrap_servers), security={})
     with pytest.raises(NotSupportedError, match="external backend"):
-        ins.segments(topic, 0, external)
+        ins.segments(topic, 0, cluster=external)
     # the external view of the same cluster still inspects through the admin API
-    assert ins.partitions(topic, external)["partition"].tolist() == [0]
-    assert ins.nodes(external)["quorum_leader"].isna().all()
+    assert ins.partitions(topic, cluster=external)["partition"].tolist() == [0]
+    assert ins.nodes(cluster=external)["quorum_leader"].isna().all()

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 
 import labkit
-from labkit.exceptions import SettingsError
+from labkit.exceptions import UnknownTopicError, UsageError
 from labkit.producer import ProduceError, produce, produce_all
 from labkit.reader import read
 from labkit.scenarios import get_scenario
@@ -159,19 +159,23 @@ def test_a_failing_source_is_surfaced(cluster: labkit.Cluster, topic: str) -> No
         h.raise_for_errors()
 
 
-def test_bad_arguments(cluster: labkit.Cluster) -> None:
+def test_bad_arguments(cluster: labkit.Cluster, topic: str) -> None:
     for kwargs in ({"rate": 0}, {"rate": "fast"}, {"seconds": -1}, {"limit": 2.5}):
-        with pytest.raises(SettingsError, match="is not valid"):
+        with pytest.raises(UsageError, match="is not valid"):
             produce("pizza", "t", cluster=cluster, **kwargs)
-    with pytest.raises(SettingsError, match="unknown scenario 'nope'"):
+    with pytest.raises(UsageError, match="unknown scenario 'nope'"):
         produce("nope", "t", cluster=cluster)
-    with pytest.raises(SettingsError, match="needs limit"):
+    with pytest.raises(UsageError, match="needs limit"):
         produce_all("pizza", "t", cluster=cluster)
-    with pytest.raises(SettingsError, match="bad producer config"):
-        produce("pizza", "t", limit=1, cluster=cluster, extra_config={"no.such.setting": 1})
+    with pytest.raises(UnknownTopicError, match="does not exist"):  # checked before sending
+        produce("pizza", f"no-such-{topic}", limit=1, cluster=cluster)
+    cluster.fresh_topic(topic, partitions=1)
+    with pytest.raises(UsageError, match="bad producer config"):
+        produce("pizza", topic, limit=1, cluster=cluster, extra_config={"no.such.setting": 1})
 
 
 def test_bad_items_are_surfaced(cluster: labkit.Cluster, topic: str) -> None:
+    cluster.fresh_topic(topic, partitions=1)
     with pytest.raises(ProduceError, match="cannot produce a int"):
         produce_all([1, 2], topic, cluster=cluster, progress=False)
 

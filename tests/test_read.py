@@ -12,9 +12,8 @@ import pytest
 
 import labkit
 from labkit.codec import decode, decode_fast, encode_fast
-from labkit.deadletter import DeadLetterError
 from labkit.events import PizzaBaked
-from labkit.exceptions import DecodeError, SettingsError
+from labkit.exceptions import DecodeError, UsageError
 from labkit.producer import produce, produce_all
 from labkit.reader import ReadTimeoutError, UnknownTopicError, read, replay
 from labkit.scenarios import get_scenario
@@ -25,7 +24,7 @@ def dlq(cluster: labkit.Cluster, topic: str) -> Iterator[str]:
     """The default dead-letter topic of ``topic``, deleted after the test."""
     name = f"{topic}.dlq"
     yield name
-    from labkit.cluster.admin import delete_topics
+    from labkit.kafka import delete_topics
 
     if name in cluster.admin().list_topics(timeout=5).topics:
         delete_topics(cluster, [name])
@@ -147,25 +146,25 @@ def test_bad_arguments(cluster: labkit.Cluster, topic: str) -> None:
     with pytest.raises(UnknownTopicError, match="has no partition 7"):
         read(topic, start={7: 0}, cluster=cluster)
     for bad in ("beginning", -1, 1.5, True):
-        with pytest.raises(SettingsError, match="is not valid"):
+        with pytest.raises(UsageError, match="is not valid"):
             read(topic, start=bad, cluster=cluster)
-    with pytest.raises(SettingsError, match="has no timezone"):
+    with pytest.raises(UsageError, match="has no timezone"):
         read(topic, start=datetime(2025, 1, 1), cluster=cluster)
-    with pytest.raises(SettingsError, match="needs start= and group="):
+    with pytest.raises(UsageError, match="needs start= and group="):
         read(topic, start="committed", cluster=cluster)
-    with pytest.raises(SettingsError, match="errors="):
+    with pytest.raises(UsageError, match="errors="):
         read(topic, errors="ignore", cluster=cluster)
 
 
 def test_group_commits_its_offsets(cluster: labkit.Cluster, topic: str) -> None:
-    from labkit.cluster.admin import delete_groups
-    from labkit.inspect import committed_offsets
+    from labkit.kafka import committed as kafka_committed
+    from labkit.kafka import delete_groups
 
     group = f"test-group-{uuid.uuid4().hex[:8]}"
     _fill(cluster, topic, 90)
 
     def committed() -> dict[int, int]:
-        return {p: o for (_t, p), o in committed_offsets(cluster, group, [topic]).items()}
+        return {p: o for (_t, p), o in kafka_committed(cluster, group, [topic]).items()}
 
     try:
         assert len(read(topic, cluster=cluster)) == 90
@@ -269,7 +268,7 @@ def test_bad_records_go_to_the_dead_letter_topic(cluster: labkit.Cluster, topic:
     bad_data = sum(e.poison == "bad-data" for e in events)
     assert strict.attrs["dead_letters"] == len(rejected) + bad_data
     assert len(strict) == len(events) - len(rejected) - bad_data
-    from labkit.cluster.admin import delete_topics
+    from labkit.kafka import delete_topics
 
     delete_topics(cluster, [f"{dlq}2"])
 
@@ -299,7 +298,7 @@ def test_malformed_bytes_and_unknown_type(cluster: labkit.Cluster, topic: str) -
 
 def test_dead_letter_topic_cannot_be_the_source(cluster: labkit.Cluster, topic: str) -> None:
     cluster.fresh_topic(topic, partitions=1)
-    with pytest.raises(DeadLetterError, match="cannot be"):
+    with pytest.raises(UsageError, match="cannot be"):
         read(topic, errors="skip_to_dead_letter", dead_letter_topic=topic, cluster=cluster)
 
 

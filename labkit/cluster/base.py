@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labkit.cluster.clients import shared_admin
-from labkit.exceptions import ClusterTimeoutError, NotFoundError, NotSupportedError
+from labkit.exceptions import NotFoundError, NotSupportedError
+from labkit.kafka.clients import shared_admin
 from labkit.settings import Settings
 
 if TYPE_CHECKING:
@@ -148,38 +147,26 @@ class Cluster(ABC):
 
     def leader(self, topic: str, partition: int = 0, *, timeout: float = 5.0) -> int:
         """The node id leading ``topic``/``partition`` (-1 while there is none)."""
-        md = self.admin().list_topics(topic=topic, timeout=timeout)
-        t = md.topics.get(topic)
-        if t is None or t.error is not None or partition not in t.partitions:
-            from labkit.exceptions import LabkitError
+        from labkit.kafka.topics import describe, partition_ids
 
-            raise LabkitError(f"topic {topic!r} partition {partition} does not exist")
-        return int(t.partitions[partition].leader)
+        partition_ids(self, topic, partition, timeout=timeout)
+        return int(describe(self, topic, timeout=timeout).partitions[partition].leader)
 
     def isr(self, topic: str, partition: int = 0, *, timeout: float = 5.0) -> list[int]:
         """The in-sync replicas of ``topic``/``partition``."""
-        md = self.admin().list_topics(topic=topic, timeout=timeout)
-        return list(md.topics[topic].partitions[partition].isrs)
+        from labkit.kafka.topics import describe, partition_ids
 
-    def wait_for(
-        self, what: str, predicate: Any, *, timeout: float = 30.0, interval: float = 0.2
-    ) -> Any:
-        """Poll ``predicate()`` until it returns something truthy; raise with ``what`` if not."""
-        deadline = time.monotonic() + timeout
-        last_exc: Exception | None = None
-        while True:
-            try:
-                value = predicate()
-                if value:
-                    return value
-            except Exception as exc:  # the cluster may answer with errors while it settles
-                last_exc = exc
-            if time.monotonic() >= deadline:
-                extra = f" (last error: {last_exc})" if last_exc else ""
-                raise ClusterTimeoutError(
-                    f"timed out after {timeout:.0f}s waiting for {what}{extra}"
-                )
-            time.sleep(interval)
+        partition_ids(self, topic, partition, timeout=timeout)
+        return list(describe(self, topic, timeout=timeout).partitions[partition].isrs)
+
+    def wait_for(self, what: str, predicate: Any, *, timeout: float = 30.0,
+                 interval: float = 0.2) -> Any:
+        """Call ``predicate()`` until it returns something truthy and return that; raise
+        ClusterTimeoutError naming ``what`` (and the last error) after ``timeout`` seconds.
+        Errors while the cluster settles count as "not yet"."""
+        from labkit.waiting import poll_until
+
+        return poll_until(what, predicate, timeout=timeout, interval=interval)
 
     def kafka(
         self, tool: str, *args: str, check: bool = True, timeout: float = 120.0
@@ -193,22 +180,27 @@ class Cluster(ABC):
     def reset(self, prefix: str = "") -> tuple[list[str], list[str]]:
         """Delete the topics and consumer groups named ``prefix…`` (a lesson's own, e.g.
         ``"lesson01."``), so a notebook starts from a clean slate; returns what was deleted."""
-        from labkit.cluster.admin import reset
+        from labkit.kafka.groups import reset
 
         return reset(self, prefix)
 
     def fresh_topic(self, name: str, *, partitions: int = 3,
                     replication_factor: int | None = None, **config: str) -> str:
         """Create ``name`` empty (deleting an older one): notebooks call this at the top so
-        they can run twice. Topic settings go as keywords: ``cleanup_policy="compact"``."""
-        from labkit.cluster.admin import fresh_topic
+        they can run twice. Topic settings go as keywords: ``cleanup_policy="compact"``.
+        Replication: the cluster's default (3 on the 3-node lab cluster)."""
+        from labkit.kafka.topics import fresh_topic
 
         conf = {k.replace("_", "."): str(v) for k, v in config.items()}
         return fresh_topic(self, name, partitions=partitions,
                            replication_factor=replication_factor, config=conf)
 
     def close(self) -> None:
-        """Forget client handles (the cluster keeps running)."""
+        """Release the clients labkit cached for this cluster (the cluster keeps running)."""
+        from labkit.kafka.clients import release
+
+        if self._admin is not None:
+            release(self.config())
         self._admin = None
 
     def __enter__(self) -> Cluster:

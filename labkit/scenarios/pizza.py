@@ -28,14 +28,19 @@ from labkit.events import (
     CartCheckedOut,
     CustomerUpdated,
     EmailSent,
+    EmailTemplate,
     Event,
     LoginCredentialsRequested,
+    LoginReason,
+    LoyaltyTier,
     OrderDelivered,
     OrderPlaced,
     OutForDelivery,
     PaymentAuthorized,
+    PaymentMethod,
     Pizza,
     PizzaBaked,
+    Size,
     UserRegistered,
 )
 from labkit.exceptions import SettingsError
@@ -51,7 +56,7 @@ MENU = {
     "capricciosa": 12.5,
     "quattro formaggi": 12.0,
 }
-SIZES = {"small": 0.8, "medium": 1.0, "large": 1.3}
+SIZES: dict[Size, float] = {"small": 0.8, "medium": 1.0, "large": 1.3}
 # fmt: off
 FIRST = ["Ada", "Alan", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances",
          "Edsger", "Radia", "Tim", "Katherine", "Guido", "Anita", "John", "Sophie", "Niklaus"]
@@ -63,7 +68,7 @@ STREETS = ["Kafka Lane", "Broker Street", "Offset Road", "Partition Way", "Topic
 # fmt: on
 CITIES = [("Springfield", "SP"), ("Riverton", "RV"), ("Lakeside", "LK"), ("Hillview", "HV")]
 COURIERS = ["Mia", "Noah", "Zoe", "Omar", "Lena", "Ravi"]
-TIERS = [(10, "gold"), (5, "silver"), (2, "bronze"), (0, "none")]
+TIERS: list[tuple[int, LoyaltyTier]] = [(10, "gold"), (5, "silver"), (2, "bronze"), (0, "none")]
 """Delivered orders needed for each loyalty tier."""
 
 
@@ -75,7 +80,7 @@ class _Customer:
     address: Address
     phone: str
     registered_at: datetime
-    tier: str = "none"
+    tier: LoyaltyTier = "none"
     opt_in: bool = False
     version: int = 0
     delivered: int = 0
@@ -207,14 +212,15 @@ class _World:
     def phone(self) -> str:
         return f"+1-555-01{self.rng.randrange(100):02d}"
 
-    def credentials(self, c: _Customer, reason: str) -> Event:
+    def credentials(self, c: _Customer, reason: LoginReason) -> Event:
         self.later(0.5, 3, self.email, c, "login_credentials", None)
         return LoginCredentialsRequested(customer_id=c.id, email=c.email, reason=reason)
 
     def forgot_login(self) -> Event | None:
         if not self.customers:
             return None
-        reason = self.rng.choice(["forgot_password", "new_device"])
+        reasons: list[LoginReason] = ["forgot_password", "new_device"]
+        reason = self.rng.choice(reasons)
         return self.credentials(self.rng.choice(self.customers), reason)
 
     def update(self, c: _Customer, changed: list[str]) -> Event:
@@ -250,7 +256,7 @@ class _World:
         c.tier = tier
         return self.update(c, ["loyalty_tier"])
 
-    def email(self, c: _Customer, template: str, order_id: str | None) -> Event:
+    def email(self, c: _Customer, template: EmailTemplate, order_id: str | None) -> Event:
         return EmailSent(customer_id=c.id, to=c.email, template=template, order_id=order_id)
 
     # -- orders ----------------------------------------------------------------------------
@@ -291,7 +297,8 @@ class _World:
 
     def pay(self, order: _Order) -> Event:
         self.later(20, 60, self.bake, order)
-        method = self.rng.choices(["card", "paypal", "voucher"], weights=[6, 3, 1])[0]
+        methods: list[PaymentMethod] = ["card", "paypal", "voucher"]
+        method = self.rng.choices(methods, weights=[6, 3, 1])[0]
         return PaymentAuthorized(
             order_id=order.id, customer_id=order.customer.id, amount=self.total(order),
             payment_id=f"pay-{order.id[4:]}", method=method,

@@ -30,19 +30,38 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from labkit.exceptions import LabkitError
+from labkit.kafka import errors
+from labkit.waiting import Deadline, poll_until
 
 if TYPE_CHECKING:
     from confluent_kafka import Consumer
     from confluent_kafka.admin import AdminClient
 
 MAX_READERS = 16  # offset readers kept open (a student's notebook uses a handful of groups)
+MAX_PARKED = 16  # clients kept alive after an error, in case a request is still in flight
+TIMEOUT = 15.0
+"""Seconds labkit's own queries wait for the cluster by default."""
+
+QUIET: dict[str, Any] = {"log_level": 0}
+"""librdkafka logs nothing for labkit's own clients: failures reach the user as delivery
+errors or exceptions, not as stderr noise. (Not a Python logger: librdkafka would call it from
+its own threads, and a client collected there would be destroyed from its own thread.)"""
+
+
+class Connection(Protocol):
+    """What the query layer needs of a cluster: a client config and a shared AdminClient
+    (every :class:`labkit.Cluster` is one)."""
+
+    def config(self, **extra: Any) -> dict[str, Any]: ...
+
+    def admin(self) -> AdminClient: ...
+
 
 _ADMINS: dict[tuple[tuple[str, str], ...], AdminClient] = {}
 _ADMINS_LOCK = threading.Lock()
-_PARKED: list[AdminClient] = []  # one-off clients whose requests may still be in flight
+_PARKED: list[tuple[float, AdminClient]] = []  # (when, client) whose requests may be in flight
 _READERS: OrderedDict[tuple[Any, ...], Consumer] = OrderedDict()
 _READERS_LOCK = threading.Lock()  # also serialises the reads: they are short, and a reader
 #                                   evicted by one thread is never in use by another
@@ -79,8 +98,36 @@ def coordinator_admin(config: dict[str, Any]) -> Iterator[AdminClient]:
     try:
         yield admin
     except BaseException:
-        _PARKED.append(admin)
+        _park(admin)
         raise
+
+
+def _park(admin: AdminClient) -> None:
+    """Keep ``admin`` alive for a while: a request of its may still be in flight, and
+    destroying it then can crash librdkafka. The list is bounded: the oldest (parked long
+    after any request timeout) are let go."""
+    with _ADMINS_LOCK:
+        _PARKED.append((time.monotonic(), admin))
+        del _PARKED[:-MAX_PARKED]
+
+
+def release(config: dict[str, Any]) -> None:
+    """Forget the shared AdminClient and close the offset readers made for ``config`` (what
+    :meth:`labkit.Cluster.close` calls). The admin client is parked, not destroyed."""
+    key = _key({**config, "log_level": 0})
+    with _ADMINS_LOCK:
+        admin = _ADMINS.pop(key, None)
+    if admin is not None:
+        _park(admin)
+    with _READERS_LOCK:
+        for k in [k for k in _READERS if k[0] == _key(config)]:
+            _READERS.pop(k).close()
+
+
+def open_readers() -> int:
+    """How many offset readers are open (at most MAX_READERS)."""
+    with _READERS_LOCK:
+        return len(_READERS)
 
 
 def group_ids(admin: AdminClient, *, timeout: float) -> list[str]:
@@ -91,18 +138,22 @@ def group_ids(admin: AdminClient, *, timeout: float) -> list[str]:
     moment while a coordinator moves, a group can also be left out with no error at all (the
     old node gave it up, the new one has not taken it yet): to find one group, describe it
     by name (:func:`describe_groups`) rather than look for it here."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = max(deadline - time.monotonic(), 1.0)
+    deadline = Deadline(timeout)
+    listed: list[Any] = []  # the last ListConsumerGroupsResult (the admin future is untyped)
+
+    def every_node_answered() -> bool:
+        left = max(deadline.left, 1.0)
         result = admin.list_consumer_groups(request_timeout=left).result(timeout=left + 1)
-        if not result.errors:
-            return sorted({g.group_id for g in result.valid})
-        if time.monotonic() >= deadline:
-            raise LabkitError(f"could not list consumer groups: {len(result.errors)} node(s) "
-                              f"answered with an error, e.g. {result.errors[0]}; Hint: a node "
-                              "that just (re)started may still be loading its groups, try "
-                              "again in a few seconds")
-        time.sleep(0.2)
+        listed[:] = [result]
+        return not result.errors
+
+    poll_until("every node to list its consumer groups", every_node_answered,
+               timeout=timeout, interval=0.2, retry_on=(),
+               describe=lambda _no: f"{len(listed[0].errors)} node(s) answered "
+                                    f"{errors.describe(listed[0].errors[0])}",
+               hint="a node that just (re)started may still be loading its groups; try "
+                    "again in a few seconds")
+    return sorted({g.group_id for g in listed[0].valid})
 
 
 def describe_groups(config: dict[str, Any], names: Iterable[str], *,
@@ -111,28 +162,30 @@ def describe_groups(config: dict[str, Any], names: Iterable[str], *,
     AdminClient: see the module's notes), asking again for the groups whose coordinator
     moved or is loading, up to ``timeout`` seconds. A group that does not exist is described
     with state DEAD and no members."""
-    from confluent_kafka import KafkaException
-
     pending, found = list(dict.fromkeys(names)), {}
-    deadline = time.monotonic() + timeout
-    while pending:
+    deadline = Deadline(timeout)
+    last: list[object] = []
+
+    def all_described() -> bool:  # one round for the groups still pending
         again = []
         with coordinator_admin(config) as admin:
-            left = max(deadline - time.monotonic(), 1.0)
+            left = max(deadline.left, 1.0)
             futures = admin.describe_consumer_groups(pending, request_timeout=left)
             for name in pending:
                 try:
                     found[name] = futures[name].result(timeout=left + 1)
                 except Exception as exc:  # KafkaException, or the future timed out
-                    if not coordinator_moving(exc) or time.monotonic() >= deadline:
-                        err = exc.args[0] if isinstance(exc, KafkaException) else None
-                        why = err.str() if err is not None else str(exc) or type(exc).__name__
-                        raise LabkitError(f"could not describe consumer group {name!r}: "
-                                          f"{why}") from None
+                    if not coordinator_moving(exc):
+                        raise errors.to_labkit(exc, f"describe consumer group {name!r}") \
+                            from None
                     again.append(name)
-        pending = again
-        if pending:
-            time.sleep(0.1)  # retry interval, as in committed()
+                    last[:] = [errors.describe(exc)]
+        pending[:] = again
+        return not pending
+
+    if pending:
+        poll_until(f"the coordinators of groups {pending} to answer", all_described,
+                   timeout=timeout, retry_on=(), describe=lambda _no: last[0])
     return found
 
 
@@ -149,38 +202,38 @@ def committed(config: dict[str, Any], group: str, partitions: Iterable[tuple[str
     wanted = [TopicPartition(t, p) for t, p in partitions]
     if not wanted:
         return {}
-    deadline = time.monotonic() + timeout
-    with _READERS_LOCK:
+    got: list[Any] = []
+    last: list[object] = []
+
+    def read() -> bool:
+        try:
+            answer = reader.committed(wanted, timeout=max(deadline.left, 0.1))
+        except KafkaException as exc:
+            err, where = exc.args[0], ""
+        else:
+            bad = next((tp for tp in answer if tp.error is not None), None)
+            if bad is None:
+                got[:] = answer
+                return True
+            err, where = bad.error, f" on {bad.topic}[{bad.partition}]"
+        if not coordinator_moving(err):
+            raise errors.to_labkit(err, f"read the offsets group {group!r} committed{where}")
+        last[:] = [errors.describe(err)]  # the consumer finds the new coordinator meanwhile
+        return False
+
+    deadline = Deadline(timeout)
+    with _READERS_LOCK:  # held across the tries: an evicted reader is never in use
         reader = _reader(config, group)
-        while True:
-            where = ""
-            try:
-                got = reader.committed(wanted, timeout=max(deadline - time.monotonic(), 0.1))
-                bad = next((tp for tp in got if tp.error is not None), None)
-                err = bad.error if bad is not None else None
-                where = f" on {bad.topic}[{bad.partition}]" if bad is not None else ""
-            except KafkaException as exc:
-                err = exc.args[0]
-            if err is None:
-                break
-            if not coordinator_moving(err) or time.monotonic() >= deadline:
-                raise LabkitError(f"could not read the offsets group {group!r} committed"
-                                  f"{where}: {err.str()}")
-            time.sleep(0.1)  # retry interval; the consumer finds the new coordinator meanwhile
+        poll_until(f"the coordinator of group {group!r} to answer", read, timeout=timeout,
+                   retry_on=(), describe=lambda _no: last[0])
     return {(tp.topic, tp.partition): int(tp.offset) for tp in got if tp.offset >= 0}
 
 
 def coordinator_moving(error: Any) -> bool:
     """``error`` (a KafkaError, or a KafkaException carrying one) says "ask again": the
     group's coordinator moved, is not known yet, or is still loading the group."""
-    from confluent_kafka import KafkaError, KafkaException
-
-    if isinstance(error, KafkaException) and error.args:
-        error = error.args[0]
-    return isinstance(error, KafkaError) and error.code() in {
-        KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
-        KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._WAIT_COORD,
-        KafkaError._TRANSPORT}
+    return errors.has(error, "NOT_COORDINATOR", "COORDINATOR_NOT_AVAILABLE",
+                      "COORDINATOR_LOAD_IN_PROGRESS", "_WAIT_COORD", "_TRANSPORT")
 
 
 def _reader(config: dict[str, Any], group: str) -> Consumer:

@@ -6,8 +6,8 @@ import pytest
 from confluent_kafka import Consumer
 
 import labkit
-from labkit.cluster.admin import delete_groups
 from labkit.exceptions import LabkitError
+from labkit.kafka import delete_groups
 
 
 def test_deleting_a_group_with_members_fails_clearly(cluster: labkit.Cluster, topic: str,

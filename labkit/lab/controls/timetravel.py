@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from labkit.cluster import resolve
-from labkit.controls import ControlError, _Panel
-from labkit.exceptions import LabkitError
+from labkit.exceptions import ControlError, LabkitError
+from labkit.kafka.ranges import BoundedReader
+from labkit.lab.controls.panels import _Panel
+from labkit.validate import aware
 
 if TYPE_CHECKING:
     from confluent_kafka import Message
@@ -22,7 +23,8 @@ def _decode(msg: Message) -> Any:
     from labkit.codec import decode_fast
 
     where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
-    return decode_fast(msg.value(), msg.headers(), msg.key(), where=where)
+    # the stub types headers() like produce()'s input; a consumed record's are (str, bytes|None)
+    return decode_fast(msg.value(), msg.headers(), msg.key(), where=where)  # type: ignore[arg-type]
 
 
 class TimeTravel(_Panel):
@@ -43,7 +45,7 @@ class TimeTravel(_Panel):
         import ipywidgets as w
 
         super().__init__()
-        self.cluster = resolve(cluster, start=True)
+        self.cluster = resolve(cluster)
         self.topic, self.fold, self.initial, self.render = topic, fold, initial, render
         self.partition, self.decode = partition, decode
         self.max_records, self.timeout, self.extra_config = max_records, timeout, extra_config
@@ -63,44 +65,21 @@ class TimeTravel(_Panel):
     def load(self) -> int:
         """(Re)read the topic up to its current end and show the latest state; returns how
         many events it holds."""
-        from confluent_kafka import Consumer, TopicPartition
-
-        from labkit.charts import partitions
-
-        parts = ([self.partition] if self.partition is not None
-                 else partitions(self.cluster, self.topic))
-        consumer = Consumer(self.cluster.config(
-            group_id=f"labkit-timetravel-{self.topic}", enable_auto_commit=False,
-            **(self.extra_config or {})))
         records, skipped = [], []
-        try:
-            marks = {p: consumer.get_watermark_offsets(TopicPartition(self.topic, p),
-                                                       timeout=self.timeout) for p in parts}
-            total = sum(hi - lo for lo, hi in marks.values())
+        with BoundedReader(self.cluster, self.topic, timeout=self.timeout,
+                           extra_config=self.extra_config) as reader:
+            parts = reader.partitions(self.partition)
+            ranges = reader.ranges(parts)  # from the log start to the high watermark now
+            total = sum(stop - first for first, stop in ranges.values())
             if total > self.max_records:
                 raise ControlError(f"{self.topic!r} holds {total} records, more than "
                                    f"max_records={self.max_records}; raise it")
-            pos = {p: lo for p, (lo, _hi) in marks.items()}
-            consumer.assign([TopicPartition(self.topic, p, lo) for p, (lo, hi) in marks.items()
-                             if hi > lo])
-            deadline = time.monotonic() + self.timeout
-            while any(pos[p] < marks[p][1] for p in parts):
-                if time.monotonic() > deadline:
-                    raise ControlError(f"read {len(records) + len(skipped)} of {total} records "
-                                       f"of {self.topic!r} in {self.timeout:.0f}s; pass timeout=")
-                for msg in consumer.consume(500, timeout=0.5):
-                    if msg.error():
-                        raise ControlError(f"reading {self.topic!r} failed: {msg.error()}")
-                    p, o = msg.partition(), msg.offset()
-                    if o >= marks[p][1]:
-                        continue  # written after load() began
-                    pos[p] = o + 1
-                    try:
-                        records.append((msg.timestamp()[1], p, o, self.decode(msg)))
-                    except LabkitError as exc:
-                        skipped.append(str(exc))
-        finally:
-            consumer.close()
+            for msg in reader.records(ranges):
+                try:
+                    records.append((msg.timestamp()[1], msg.partition(), msg.offset(),
+                                    self.decode(msg)))
+                except LabkitError as exc:
+                    skipped.append(str(exc))
         if len(parts) > 1:
             records.sort(key=lambda r: (r[0], r[1], r[2]))
         self.records, self.skipped = records, skipped
@@ -136,7 +115,7 @@ class TimeTravel(_Panel):
 
     def at_time(self, when: datetime) -> Any:
         """The state after the events before the first one stamped later than ``when``."""
-        ms = int((when if when.tzinfo else when.astimezone()).timestamp() * 1000)
+        ms = int(aware("when", when).timestamp() * 1000)
         return self._jump(next((i for i, r in enumerate(self.records) if r[0] > ms),
                                len(self.records)))
 

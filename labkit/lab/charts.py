@@ -1,7 +1,7 @@
 """Live charts: a plot that updates in place while events flow, then stays as ONE static PNG.
 
 >>> chart = throughput("orders")            # events/s per topic, from high-watermark deltas
->>> df = chart.run(20)                       # blocks ~20 s (x LABKIT_TIME_SCALE), returns samples
+>>> df = chart.run(20)                       # blocks up to 20 s, returns the samples
 
 How it works: each tick samples every series, draws a matplotlib ``Figure`` with the Agg
 backend (no pyplot, nothing from threads) and updates one IPython display handle, at most
@@ -22,7 +22,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from labkit.cluster import resolve
-from labkit.exceptions import LabkitError
+from labkit.exceptions import ChartError, LabkitError
+from labkit.kafka.groups import progress
+from labkit.kafka.offsets import offsets
+from labkit.kafka.topics import describe, partition_ids
+from labkit.validate import positive
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,10 +36,6 @@ if TYPE_CHECKING:
 
 MIN_INTERVAL = 0.5
 """Seconds between samples and redraws at the least (at most 2 updates a second)."""
-
-
-class ChartError(LabkitError):
-    """A live chart was set up or fed wrongly."""
 
 
 @dataclass
@@ -185,18 +185,19 @@ class LiveChart:
 
     # -- running ------------------------------------------------------------------------------
     def run(self, seconds: float, *, until: Callable[[], bool] | None = None,
-            task: Callable[[], Any] | None = None, scaled: bool = True,
+            task: Callable[[], Any] | None = None, scaled: bool = False,
             display: bool | None = None) -> pd.DataFrame:
         """Sample and redraw every ``interval`` for ``seconds`` (blocking), then return the
-        samples as a DataFrame. ``seconds`` is multiplied by ``LABKIT_TIME_SCALE`` unless
-        ``scaled=False``. Stops early once ``until()`` is true, or once ``task`` (run in a
-        background thread, its return value kept in ``task_result``) has finished; a task
+        samples as a DataFrame. ``seconds`` are real seconds, as everywhere in labkit (e.g.
+        ``produce(seconds=…)``); a demo that CI may shorten passes ``labkit.scaled(x)``, or
+        ``scaled=True`` to multiply by ``LABKIT_TIME_SCALE`` here. Stops early once
+        ``until()`` is true, or once ``task`` (run in a background thread, its return value
+        kept in ``task_result``) has finished; a task
         still running at the end raises ChartError. Each run starts a fresh chart.
         ``display``: show the chart (default: only inside a Jupyter kernel)."""
         if not self._series:
             raise ChartError("the chart has no series; add one with add_series(name, fn)")
-        if not seconds > 0:
-            raise ChartError(f"seconds={seconds!r}: give how long to run (>0)")
+        positive("seconds", seconds)
         if scaled:
             from labkit.settings import Settings
 
@@ -267,60 +268,9 @@ class LiveChart:
         return handle
 
 
-# -- where the numbers come from ---------------------------------------------------------------
-def partitions(cluster: Cluster, topic: str, *, timeout: float = 5.0) -> list[int]:
-    """The partition numbers of ``topic``; ChartError if it does not exist."""
-    md = cluster.admin().list_topics(topic=topic, timeout=timeout)
-    t = md.topics.get(topic)
-    if t is None or t.error is not None or not t.partitions:
-        raise ChartError(f"topic {topic!r} does not exist; create it first, e.g. "
-                         f"cluster.fresh_topic({topic!r})")
-    return sorted(t.partitions)
-
-
-def _marks(cluster: Cluster, topic: str, parts: list[int]) -> dict[int, tuple[float, float]]:
-    """(log start, log end) of ``parts`` of ``topic``, NaN where a partition did not answer:
-    one request per side, no retry (built on :func:`labkit.inspect.watermarks`)."""
-    import pandas as pd
-
-    from labkit.inspect import watermarks
-
-    marks = watermarks(cluster, [(topic, p) for p in parts], settle=0)
-    return {p: tuple(math.nan if pd.isna(v) else float(v) for v in mark)  # type: ignore[misc]
-            for (_t, p), mark in sorted(marks.items())}
-
-
-def _committed(cluster: Cluster, group: str, topic: str,
-               parts: list[int]) -> dict[int, int | None]:
-    from labkit.cluster.clients import committed as read_committed
-    from labkit.inspect import TIMEOUT
-
-    done = read_committed(cluster.config(), group, [(topic, p) for p in parts], timeout=TIMEOUT)
-    return {p: done.get((topic, p)) for p in parts}
-
-
-def offsets(cluster: Cluster, topic: str, *, spec: str = "latest") -> dict[int, float]:
-    """The ``latest`` (log-end, high watermark) or ``earliest`` offset of every partition;
-    NaN for a partition that did not answer (e.g. its leader is down)."""
-    side = 1 if spec == "latest" else 0
-    return {p: mark[side] for p, mark in _marks(cluster, topic, partitions(cluster, topic)).items()}
-
-
-def committed(cluster: Cluster, group: str, topic: str) -> dict[int, int | None]:
-    """The offsets ``group`` committed on ``topic`` (None where it has committed none);
-    built on :func:`labkit.cluster.clients.committed`."""
-    return _committed(cluster, group, topic, partitions(cluster, topic))
-
-
-def group_progress(cluster: Cluster, group: str,
-                   topic: str) -> dict[int, tuple[float, float]]:
-    """(log end, group position) per partition: the position is the committed offset, or the
-    log start where the group has committed nothing. Lag is their difference. One metadata
-    request per call (a chart samples it twice a second)."""
-    parts = partitions(cluster, topic)
-    marks, done = _marks(cluster, topic, parts), _committed(cluster, group, topic, parts)
-    return {p: (end, float(done[p]) if done.get(p) is not None else start)
-            for p, (start, end) in marks.items()}
+# -- where the numbers come from: the query layer (labkit.kafka); charts only draw ------------
+def _nan(value: int | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _topics(topics: str | Iterable[str]) -> list[str]:
@@ -334,12 +284,12 @@ def _topics(topics: str | Iterable[str]) -> list[str]:
 def throughput(topics: str | Iterable[str], *, cluster: Cluster | None = None,
                interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
     """Events per second written to each topic (change of the summed high watermarks)."""
-    c, names = resolve(cluster, start=True), _topics(topics)
+    c, names = resolve(cluster), _topics(topics)
     for t in names:
-        partitions(c, t)
+        partition_ids(c, t)
 
-    def ends() -> dict[str, float]:
-        return {t: sum(offsets(c, t).values()) for t in names}
+    def ends() -> dict[str, float]:  # NaN (a gap) while a partition has no leader
+        return {t: sum(_nan(o) for o in offsets(c, t).values()) for t in names}
 
     chart = LiveChart(title="throughput", ylabel="events/s", interval=interval, window=window)
     return chart.add_series("", ends, rate=True)
@@ -347,23 +297,24 @@ def throughput(topics: str | Iterable[str], *, cluster: Cluster | None = None,
 
 def log_end_offsets(topic: str, *, cluster: Cluster | None = None,
                     interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
-    """The log-end offset (high watermark) of every partition of ``topic``."""
-    c = resolve(cluster, start=True)
-    partitions(c, topic)
-    chart = LiveChart(title=f"log-end offsets of {topic!r}", ylabel="offset",
+    """The high watermark of every partition of ``topic`` (the offset the next record
+    gets, once replicated)."""
+    c = resolve(cluster)
+    partition_ids(c, topic)
+    chart = LiveChart(title=f"high watermarks of {topic!r}", ylabel="offset",
                       interval=interval, window=window)
-    return chart.add_series("", lambda: {f"p{p}": o for p, o in offsets(c, topic).items()})
+    return chart.add_series("", lambda: {f"p{p}": _nan(o) for p, o in offsets(c, topic).items()})
 
 
 def lag_chart(group: str, topic: str, *, cluster: Cluster | None = None,
               interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
-    """Consumer lag of ``group`` per partition of ``topic``: log-end offset minus committed
-    offset (minus the earliest offset where the group has committed nothing yet)."""
-    c = resolve(cluster, start=True)
-    partitions(c, topic)
+    """Consumer lag of ``group`` per partition of ``topic``: high watermark minus committed
+    offset (minus the log-start offset where the group has committed nothing yet)."""
+    c = resolve(cluster)
+    partition_ids(c, topic)
 
     def lag() -> dict[str, float]:
-        return {f"p{p}": end - pos for p, (end, pos) in group_progress(c, group, topic).items()}
+        return {f"p{p}": _nan(pr.lag) for p, pr in progress(c, group, topic).items()}
 
     chart = LiveChart(title=f"lag of group {group!r} on {topic!r}", ylabel="events behind",
                       interval=interval, window=window)
@@ -373,11 +324,11 @@ def lag_chart(group: str, topic: str, *, cluster: Cluster | None = None,
 def isr_sizes(topic: str, *, cluster: Cluster | None = None,
               interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
     """How many replicas of each partition of ``topic`` are in sync."""
-    c = resolve(cluster, start=True)
-    partitions(c, topic)
+    c = resolve(cluster)
+    partition_ids(c, topic)
 
     def sizes() -> dict[str, int]:
-        md = c.admin().list_topics(topic=topic, timeout=5).topics[topic]
+        md = describe(c, topic, timeout=5)
         return {f"p{p}": len(md.partitions[p].isrs) for p in sorted(md.partitions)}
 
     chart = LiveChart(title=f"in-sync replicas of {topic!r}", ylabel="replicas in sync",

@@ -9,28 +9,22 @@ partition from its log-start offset to the high watermark taken when the check s
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import json
 import math
-import time
-import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec
 
 from labkit.cluster import resolve
-from labkit.cluster.clients import committed as read_committed
-from labkit.cluster.clients import describe_groups
-from labkit.exceptions import CheckFailed, ClusterTimeoutError, LabkitError
-from labkit.inspect import (
-    TIMEOUT,
-    NotFoundError,
-    find_topic,
-    topic_configs,
-    watermarks,
-)
+from labkit.exceptions import CheckFailed, UsageError
+from labkit.kafka import groups
+from labkit.kafka.offsets import watermarks
+from labkit.kafka.ranges import BoundedReader
+from labkit.kafka.topics import exists as topic_exists
+from labkit.kafka.topics import partition_ids, topic_configs
+from labkit.lab.exercises import strict_checks
 
 if TYPE_CHECKING:
     from labkit.cluster.base import Cluster
@@ -51,12 +45,6 @@ class CheckResult:
     message: str
     check: str = "check"
 
-    def __post_init__(self) -> None:
-        from labkit.exercises import strict_checks
-
-        if not self.passed and strict_checks():  # a lesson run with its solutions: must pass
-            raise CheckFailed(f"{self.check}: {self.message}")
-
     def __bool__(self) -> bool:
         return self.passed
 
@@ -75,6 +63,24 @@ class CheckResult:
         if not self.passed:
             raise CheckFailed(f"{self.check}: {self.message}")
         return self
+
+
+P = ParamSpec("P")
+
+
+def _check(fn: Callable[P, CheckResult]) -> Callable[P, CheckResult]:
+    """A public check: in a lesson run with its solutions (CI, an instructor's demo) a
+    failing result raises :class:`CheckFailed`, so a solution that stopped being true fails
+    the run; otherwise the result is returned for the student to read."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> CheckResult:
+        result = fn(*args, **kwargs)
+        if not result.passed and strict_checks():
+            raise CheckFailed(f"{result.check}: {result.message}")
+        return result
+
+    return run
 
 
 class Record(NamedTuple):
@@ -97,63 +103,22 @@ def _summary(diffs: list[str], total: int, what: str) -> str:
     return f"{len(diffs)} of {total} {what} differ: " + "; ".join(diffs[:SHOW]) + more
 
 
-def _partition_ids(c: Cluster, topic: str) -> list[int] | None:
-    t = find_topic(c, topic)
-    return None if t is None else sorted(t.partitions)
-
-
 def _missing(topic: str, check: str) -> CheckResult:
     return CheckResult(False, f"topic {topic!r} does not exist; create it first (or check "
                        "the name)", check)
 
 
-def read_topic(topic: str, cluster: Cluster | None = None, *, timeout: float = 60.0,
+def read_topic(topic: str, *, cluster: Cluster | None = None, timeout: float = 60.0,
                extra_config: dict[str, Any] | None = None) -> list[Record]:
-    """Every record of ``topic``, partition by partition in offset order, read from the
-    log-start offset up to the high watermark taken at the start (records produced meanwhile
-    may or may not be included). Raises if that takes longer than ``timeout``."""
-    from confluent_kafka import Consumer, KafkaError, TopicPartition
-
-    c = resolve(cluster)
-    parts = _partition_ids(c, topic)
-    if parts is None:
-        raise NotFoundError(f"topic {topic!r} does not exist; create it first")
-    marks = watermarks(c, [(topic, p) for p in parts])
-    if any(pd.isna(lo) or pd.isna(hi) for lo, hi in marks.values()):
-        raise LabkitError(f"a partition of {topic!r} has no leader right now; retry when "
-                          "every partition has one")
-    todo = {p: marks[(topic, p)][1] for p in parts if marks[(topic, p)][1] > marks[(topic, p)][0]}
-    records: list[Record] = []
-    if not todo:
-        return records
-    conf = c.config(group_id=f"labkit-check-{uuid.uuid4().hex[:8]}", enable_auto_commit=False,
-                    enable_partition_eof=True,
-                    # retention may move the log start meanwhile: then read from the new start
-                    auto_offset_reset="earliest", **(extra_config or {}))
-    consumer = Consumer(conf)
-    try:
-        consumer.assign([TopicPartition(topic, p, marks[(topic, p)][0]) for p in todo])
-        deadline = time.monotonic() + timeout
-        while todo:
-            if time.monotonic() > deadline:
-                raise ClusterTimeoutError(
-                    f"reading {topic!r} took over {timeout:.0f}s (partitions {sorted(todo)} "
-                    "not done); pass a larger timeout=")
-            for msg in consumer.consume(500, 0.5):
-                p, err = msg.partition(), msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        todo.pop(p, None)  # read_committed may end before an open transaction
-                        continue
-                    raise LabkitError(f"reading {topic!r} failed: {err.str()}")
-                if p in todo:
-                    records.append(Record(p, msg.offset(), msg.key(), msg.value()))
-                    if msg.offset() >= todo[p] - 1:
-                        todo.pop(p)
-    finally:
-        consumer.close()
-    records.sort(key=lambda r: (r.partition, r.offset))
-    return records
+    """Every record of ``topic``, partition by partition in offset order, from the log-start
+    offset up to the high watermark taken at the start (records produced meanwhile may or
+    may not be included): the same bounded reader as ``labkit.read``. Raises
+    ReadTimeoutError if that takes longer than ``timeout``."""
+    with BoundedReader(resolve(cluster), topic, extra_config=extra_config,
+                       timeout=timeout) as reader:
+        ranges = reader.ranges(reader.partitions())
+        return [Record(m.partition(), m.offset(), m.key(), m.value())
+                for m in reader.records(ranges)]
 
 
 def _matches(expected: Any, actual: bytes | None) -> bool:
@@ -175,10 +140,11 @@ def _key_bytes(key: Any) -> bytes:
         return key
     if isinstance(key, str):
         return key.encode()
-    raise LabkitError(f"expected keys must be str or bytes, not {type(key).__name__} "
+    raise UsageError(f"expected keys must be str or bytes, not {type(key).__name__} "
                       f"({key!r}); write them as the producer did, e.g. 'c-17'")
 
 
+@_check
 def compacted_latest(topic: str, expected: Mapping[Any, Any] | None = None, *,
                      unique: bool | None = None, cluster: Cluster | None = None,
                      timeout: float = 60.0) -> CheckResult:
@@ -190,12 +156,12 @@ def compacted_latest(topic: str, expected: Mapping[Any, Any] | None = None, *,
     name = "compacted_latest"
     unique = expected is None if unique is None else unique
     if expected is None and not unique:
-        raise LabkitError("nothing to check: pass expected={key: value} and/or unique=True")
+        raise UsageError("nothing to check: pass expected={key: value} and/or unique=True")
     want = {_key_bytes(k): v for k, v in (expected or {}).items()}
     c = resolve(cluster)
-    if _partition_ids(c, topic) is None:
+    if not topic_exists(c, topic):
         return _missing(topic, name)
-    records = read_topic(topic, c, timeout=timeout)
+    records = read_topic(topic, cluster=c, timeout=timeout)
     latest: dict[bytes, bytes | None] = {}
     seen: dict[bytes, list[str]] = {}
     nulls = 0
@@ -232,6 +198,7 @@ def compacted_latest(topic: str, expected: Mapping[Any, Any] | None = None, *,
     return CheckResult(True, f"topic {topic!r} holds {what}", name)
 
 
+@_check
 def committed(group: str, topic: str, offsets: int | Mapping[int, int], *,
               cluster: Cluster | None = None) -> CheckResult:
     """``group`` committed offset ``offsets`` on every partition of ``topic`` (an int), or
@@ -239,16 +206,15 @@ def committed(group: str, topic: str, offsets: int | Mapping[int, int], *,
     name = "committed"
     given = [offsets] if isinstance(offsets, int) else [*offsets, *offsets.values()]
     if any(not isinstance(v, int) or v < 0 for v in given):
-        raise LabkitError(f"offsets must be a non-negative int or {{partition: offset}} of "
+        raise UsageError(f"offsets must be a non-negative int or {{partition: offset}} of "
                           f"them, got {offsets!r}")
     c = resolve(cluster)
-    parts = _partition_ids(c, topic)
-    if parts is None:
+    if not topic_exists(c, topic):
         return _missing(topic, name)
+    parts = partition_ids(c, topic)
     want = dict.fromkeys(parts, offsets) if isinstance(offsets, int) else dict(offsets)
-    done = read_committed(c.config(), group, [(topic, p) for p in parts], timeout=TIMEOUT)
-    if not done and describe_groups(c.config(), [group],
-                                    timeout=TIMEOUT)[group].state.name == "DEAD":
+    done = groups.committed(c, group, topic)
+    if not done and groups.describe(c, group).state.name == "DEAD":
         return CheckResult(False, f"group {group!r} does not exist: it has committed nothing "
                            f"yet (did the consumer use group.id={group!r} and commit?)", name)
     marks = watermarks(c, [(topic, p) for p in parts])
@@ -277,7 +243,7 @@ def _as_dict(state: Any, side: str) -> dict[Any, Any]:
         return {k: dict(v) for k, v in state.to_dict("index").items()}
     if hasattr(state, "to_dict"):  # Series
         return dict(state.to_dict())
-    raise LabkitError(f"{side} must be a dict, Series or DataFrame, not {type(state).__name__}")
+    raise UsageError(f"{side} must be a dict, Series or DataFrame, not {type(state).__name__}")
 
 
 def _same(a: Any, b: Any, rel_tol: float) -> bool:
@@ -305,6 +271,7 @@ def _what_differs(key: Any, a: Any, b: Any, rel_tol: float) -> str:
     return f"key {key!r}: replayed {_short(a)}, live {_short(b)}"
 
 
+@_check
 def state_equals(replayed: Any, live: Any, *, rel_tol: float = 1e-9) -> CheckResult:
     """The state rebuilt by replaying events equals the live state (dicts, Series or
     DataFrames; a DataFrame compares row by row on its index). Floats compare with
@@ -328,15 +295,16 @@ def _config_text(value: Any) -> str:
     return str(value)
 
 
+@_check
 def topic_config(topic: str, *, cluster: Cluster | None = None, **expected: Any) -> CheckResult:
     """``topic`` has the given settings: ``topic_config("t", cleanup_policy="compact",
     retention_ms=60000)`` (underscores stand for dots; ``**{"cleanup.policy": ...}`` works)."""
     name = "topic_config"
     if not expected:
-        raise LabkitError("name at least one setting, e.g. topic_config(t, "
+        raise UsageError("name at least one setting, e.g. topic_config(t, "
                           "cleanup_policy='compact')")
     c = resolve(cluster)
-    if _partition_ids(c, topic) is None:
+    if not topic_exists(c, topic):
         return _missing(topic, name)
     entries = topic_configs(c, [topic])[topic]
     diffs = []
@@ -346,7 +314,7 @@ def topic_config(topic: str, *, cluster: Cluster | None = None, **expected: Any)
             import difflib
 
             near = difflib.get_close_matches(conf, list(entries), n=3)
-            raise LabkitError(f"{conf!r} is not a topic setting" + (
+            raise UsageError(f"{conf!r} is not a topic setting" + (
                 f"; did you mean {', '.join(near)}?" if near else ""))
         want, has = _config_text(value), entries[conf].value
         if conf == "cleanup.policy":
@@ -362,29 +330,31 @@ def topic_config(topic: str, *, cluster: Cluster | None = None, **expected: Any)
     return CheckResult(True, f"topic {topic!r} has {shown}", name)
 
 
+@_check
 def partition_count(topic: str, n: int, *, cluster: Cluster | None = None) -> CheckResult:
     """``topic`` has ``n`` partitions."""
     name = "partition_count"
-    parts = _partition_ids(resolve(cluster), topic)
-    if parts is None:
+    c = resolve(cluster)
+    if not topic_exists(c, topic):
         return _missing(topic, name)
+    parts = partition_ids(c, topic)
     if len(parts) != n:
         return CheckResult(False, f"topic {topic!r} has {len(parts)} partition(s), expected {n}",
                            name)
     return CheckResult(True, f"topic {topic!r} has {n} partition(s)", name)
 
 
+@_check
 def messages_in_topic(topic: str, n: int, *, cluster: Cluster | None = None,
                       timeout: float = 60.0) -> CheckResult:
     """``topic`` holds exactly ``n`` records (counted by reading them all: transaction markers,
     aborted and compacted-away records do not count)."""
     name = "messages_in_topic"
     c = resolve(cluster)
-    parts = _partition_ids(c, topic)
-    if parts is None:
+    if not topic_exists(c, topic):
         return _missing(topic, name)
-    counts = dict.fromkeys(parts, 0)
-    for r in read_topic(topic, c, timeout=timeout):
+    counts = dict.fromkeys(partition_ids(c, topic), 0)
+    for r in read_topic(topic, cluster=c, timeout=timeout):
         counts[r.partition] += 1
     total = sum(counts.values())
     if total != n:

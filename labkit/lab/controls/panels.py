@@ -1,13 +1,9 @@
-"""Lab controls (ipywidgets): a producer, a consumer, the brokers and a time-travel slider.
-
-Every button calls a plain method (``start``, ``pause``, ``kill``...), so code and tests can
-drive a panel without a browser. Methods raise; a button shows the error in the panel's
-``status`` line and keeps it in ``last_error``. Show a panel by leaving it last in a cell.
-"""
+"""The producer, consumer and broker panels (see :mod:`labkit.lab.controls`)."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import html
 import queue
 import threading
@@ -17,17 +13,16 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from labkit.cluster import resolve
-from labkit.exceptions import LabkitError
+from labkit.exceptions import ControlError
+from labkit.kafka.topics import listing, partition_ids
+from labkit.validate import aware, choice
+from labkit.waiting import Deadline
 
 if TYPE_CHECKING:
     import pandas as pd
     from confluent_kafka import Consumer, Message
 
     from labkit.cluster import Cluster
-
-
-class ControlError(LabkitError):
-    """A lab control was used in a way that cannot work right now."""
 
 
 class _Panel:
@@ -166,18 +161,20 @@ class ConsumerPanel(_Panel):
     resume, stop, and reset the group's offsets to a time ("minutes ago").
 
     ``on_record(msg)`` runs in that thread for each record. State: ``consumed``, ``positions``
-    (next offset per partition), ``paused``, ``polls_while_paused``, ``errors``. The loop ends
-    by itself after ``max_seconds``.
+    (next offset per partition), ``paused``, ``polls_while_paused``, ``errors``. The loop runs
+    until :meth:`stop` (or, if given, for at most ``max_seconds``).
     """
 
     def __init__(self, topic: str, group: str, *, cluster: Cluster | None = None,
                  on_record: Callable[[Message], Any] | None = None,
-                 auto_offset_reset: str = "earliest", max_seconds: float = 3600.0,
+                 auto_offset_reset: str = "earliest", max_seconds: float | None = None,
                  extra_config: dict[str, Any] | None = None) -> None:
         import ipywidgets as w
 
         super().__init__()
-        self.cluster = resolve(cluster, start=True)
+        self.cluster = resolve(cluster)
+        choice("auto_offset_reset", auto_offset_reset, ("earliest", "latest"))
+        partition_ids(self.cluster, topic)  # an unknown topic fails here, at once
         self.topic, self.group, self.on_record = topic, group, on_record
         self.max_seconds = max_seconds
         self.config = self.cluster.config(group_id=group, auto_offset_reset=auto_offset_reset,
@@ -240,8 +237,9 @@ class ConsumerPanel(_Panel):
         each partition: commit it, and seek there if running. Returns the new offsets."""
         if (when is None) == (minutes_ago is None):
             raise ControlError("give either when=<datetime> or minutes_ago=<number>")
-        when = when or datetime.now(UTC) - timedelta(minutes=float(minutes_ago or 0))
-        ms = int((when if when.tzinfo else when.astimezone()).timestamp() * 1000)
+        when = aware("when", when) if when is not None else (
+            datetime.now(UTC) - timedelta(minutes=float(minutes_ago or 0)))
+        ms = int(when.timestamp() * 1000)
         if self.running:
             return dict(self._command("reset", ms, timeout))
         from confluent_kafka import Consumer
@@ -265,10 +263,8 @@ class ConsumerPanel(_Panel):
     def _reset(self, consumer: Consumer, ms: int, timeout: float) -> dict[int, int]:
         from confluent_kafka import TopicPartition
 
-        md = consumer.list_topics(self.topic, timeout=timeout).topics.get(self.topic)
-        if md is None or md.error is not None:
-            raise ControlError(f"topic {self.topic!r} does not exist")
-        wanted = [TopicPartition(self.topic, p, ms) for p in sorted(md.partitions)]
+        wanted = [TopicPartition(self.topic, p, ms) for p in partition_ids(self.cluster,
+                                                                              self.topic)]
         found = consumer.offsets_for_times(wanted, timeout=timeout)
         for tp in found:
             if tp.offset < 0:  # no record that new: the end of the partition
@@ -302,12 +298,12 @@ class ConsumerPanel(_Panel):
     def _loop(self) -> None:
         from confluent_kafka import Consumer
 
-        deadline = time.monotonic() + self.max_seconds
+        lifetime = None if self.max_seconds is None else Deadline(self.max_seconds)
         consumer = Consumer(self.config)
         shown = 0.0
         try:
             consumer.subscribe([self.topic])
-            while not self._stop_now.is_set() and time.monotonic() < deadline:
+            while not self._stop_now.is_set() and not (lifetime and lifetime.passed):
                 self._run_commands(consumer)
                 if self.paused:  # partitions assigned by a rebalance come unpaused
                     consumer.pause(consumer.assignment())
@@ -320,7 +316,9 @@ class ConsumerPanel(_Panel):
                     self._say(f"error: {msg.error()}", error=True)
                     continue
                 self.consumed += 1
-                self.positions[msg.partition()] = msg.offset() + 1
+                partition, offset = msg.partition(), msg.offset()
+                if partition is not None and offset is not None:  # always set on a record
+                    self.positions[partition] = offset + 1
                 if self.on_record is not None:
                     self.on_record(msg)
                 if time.monotonic() - shown >= 0.5:  # at most 2 status updates a second
@@ -344,15 +342,17 @@ class BrokerPanel(_Panel):
         import ipywidgets as w
 
         super().__init__()
-        self.cluster = resolve(cluster, start=True)
+        self.cluster = resolve(cluster)
         self.topic = topic
+        if topic is not None:
+            partition_ids(self.cluster, topic)  # an unknown topic fails here, at once
         self.table: pd.DataFrame | None = None
         self.table_html = w.HTML()
         self.node_labels = {n.id: w.HTML() for n in self.cluster.nodes}
         for i in self.node_labels:
             for verb, style in (("stop", ""), ("kill", "danger"), ("restart", "success")):
                 action = getattr(self, verb)
-                self._button(verb, lambda a=action, i=i: a(i), style, key=(i, verb))
+                self._button(verb, functools.partial(action, i), style, key=(i, verb))
         rows = [w.HBox([label, *(self.buttons[i, v] for v in ("stop", "kill", "restart"))])
                 for i, label in self.node_labels.items()]
         self.widget = self._box("brokers", *rows, self._button("refresh", self.refresh),
@@ -391,25 +391,16 @@ class BrokerPanel(_Panel):
         partition of ``topic``, or of every lab topic."""
         import pandas as pd
 
-        md = self.cluster.admin().list_topics(topic=self.topic, timeout=10)
+        topics = listing(self.cluster)
         rows = [{"topic": name, "partition": p, "leader": part.leader,
                  "replicas": list(part.replicas), "isr": list(part.isrs),
                  "under_replicated": len(part.isrs) < len(part.replicas)}
-                for name, t in sorted(md.topics.items())
-                if not name.startswith("__") and t.error is None
+                for name, t in topics.items() if self.topic in (None, name)
                 for p, part in sorted(t.partitions.items())]
         self.table = pd.DataFrame(rows, columns=["topic", "partition", "leader", "replicas",
                                                  "isr", "under_replicated"])
         self.table_html.value = self.table.to_html(index=False)
         self._show_nodes()
-        self._say(f"metadata lists brokers {sorted(md.brokers)}")
+        self._say(f"metadata lists brokers {sorted(self.cluster.broker_ids())}")
         return self.table
 
-
-def __getattr__(name: str) -> Any:
-    """``controls.TimeTravel`` lives in :mod:`labkit.timetravel` (all panels in one place)."""
-    if name == "TimeTravel":
-        from labkit.timetravel import TimeTravel
-
-        return TimeTravel
-    raise AttributeError(f"module 'labkit.controls' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""labkit's shared clients (labkit/cluster/clients.py) against the real cluster."""
+"""labkit's shared clients (labkit/kafka/clients.py) against the real cluster."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import textwrap
 import pytest
 
 import labkit
-from labkit.cluster.clients import _READERS, MAX_READERS, coordinator_admin
-from labkit.inspect import committed_offsets
+from labkit.exceptions import UnknownTopicError
+from labkit.kafka import committed
+from labkit.kafka.clients import MAX_READERS, coordinator_admin, open_readers
 from tests.conftest import elect_preferred_leaders, produce_records
 
 # Reads committed offsets in two threads, and the group's lag (describe + offsets) in a
@@ -19,7 +20,8 @@ from tests.conftest import elect_preferred_leaders, produce_records
 READER = textwrap.dedent("""
     import json, sys, threading
     import labkit
-    from labkit.inspect import committed_offsets, lag
+    from labkit.inspect import lag
+    from labkit.kafka import committed
 
     cluster, group, topic = labkit.connect(start=False), sys.argv[1], sys.argv[2]
     calls, errors, done = [0], [], threading.Event()
@@ -32,9 +34,9 @@ READER = textwrap.dedent("""
             except labkit.LabkitError as exc:  # collected; the test asserts there are none
                 errors.append(str(exc))
 
-    offsets = lambda: committed_offsets(cluster, group, [topic])
+    offsets = lambda: committed(cluster, group, [topic])
     threads = [threading.Thread(target=loop, args=(read,))
-               for read in (offsets, offsets, lambda: lag(group, topic, cluster))]
+               for read in (offsets, offsets, lambda: lag(group, topic, cluster=cluster))]
     for t in threads:
         t.start()
     print("reading", flush=True)
@@ -42,7 +44,7 @@ READER = textwrap.dedent("""
     done.set()
     for t in threads:
         t.join(60)
-    last = committed_offsets(cluster, group, [topic])
+    last = committed(cluster, group, [topic])
     print(json.dumps({"calls": calls[0], "errors": errors[:3],
                       "last": {str(p): o for (_t, p), o in last.items()}}))
 """)
@@ -59,14 +61,15 @@ def _commit(cluster: labkit.Cluster, topic: str, group: str, offsets: dict[int, 
         consumer.close()
 
 
-def test_committed_offsets(cluster: labkit.Cluster, topic: str, group: str) -> None:
+def test_committed(cluster: labkit.Cluster, topic: str, group: str) -> None:
     cluster.fresh_topic(topic, partitions=3)
     produce_records(cluster, topic, [{"value": b"x", "partition": p} for p in (0, 0, 1)])
-    assert committed_offsets(cluster, group, [topic]) == {}
+    assert committed(cluster, group, [topic]) == {}
     _commit(cluster, topic, group, {0: 2, 1: 1})
-    assert committed_offsets(cluster, group, [topic]) == {(topic, 0): 2, (topic, 1): 1}
-    assert committed_offsets(cluster, group)[(topic, 0)] == 2  # default: every topic
-    assert committed_offsets(cluster, group, ["no-such-topic"]) == {}
+    assert committed(cluster, group, [topic]) == {(topic, 0): 2, (topic, 1): 1}
+    assert committed(cluster, group)[(topic, 0)] == 2  # default: every topic
+    with pytest.raises(UnknownTopicError, match="no-such-topic"):
+        committed(cluster, group, ["no-such-topic"])
 
 
 def test_offset_readers_are_bounded(cluster: labkit.Cluster, topic: str, group: str) -> None:
@@ -75,11 +78,11 @@ def test_offset_readers_are_bounded(cluster: labkit.Cluster, topic: str, group: 
     others = [f"{group}-{i}" for i in range(MAX_READERS + 2)]
     try:
         for name in [group, *others]:  # the first reader is closed on the way...
-            committed_offsets(cluster, name, [topic])
-        assert len(_READERS) == MAX_READERS
-        assert committed_offsets(cluster, group, [topic]) == {(topic, 0): 0}  # ...and remade
+            committed(cluster, name, [topic])
+        assert open_readers() == MAX_READERS  # the public count, not the private cache
+        assert committed(cluster, group, [topic]) == {(topic, 0): 0}  # ...and remade
     finally:
-        from labkit.cluster.admin import delete_groups
+        from labkit.kafka import delete_groups
 
         delete_groups(cluster, others)
 
