@@ -20,13 +20,17 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 	@$(BIN)/labkit install
 
+# Uses the lab cluster if one runs (and says how many nodes it has), else starts 3 nodes.
 lab: setup
-	$(BIN)/labkit up --nodes 3
+	$(BIN)/labkit up
 	$(BIN)/labkit lab --port $(LAB_PORT)
 
 # Unit tests, integration tests against the real cluster, and every notebook under nbval.
-# The cluster is started by the test session if none runs, and stopped again if it started it.
-# Lessons run with their solutions (checks must pass) and demo durations halved.
+# The tests run on a 3-node cluster of their own (its own LABKIT_HOME, data and ports), so the
+# verdict is the same whatever lab cluster runs meanwhile; the session starts it if none runs
+# there and stops it again at the end. Lessons run with their solutions (checks must pass)
+# and demo durations halved.
+test: export LABKIT_HOME ?= $(HOME)/.cache/labkit-test
 test: export LABKIT_SOLUTIONS ?= 1
 test: export LABKIT_TIME_SCALE ?= 0.5
 test: setup chromium

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from labkit.exceptions import ClusterNotRunningError, LabkitError, NotSupportedError
 
@@ -60,6 +63,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         f"Kafka cluster {verb} ({len(cluster.nodes)} node(s), {took:.1f} s): "
         f"bootstrap.servers={cluster.bootstrap_servers}"
     )
+    if args.nodes is None and len(cluster.nodes) < 3:
+        print(f"note: the lessons are written for 3 nodes; this cluster has "
+              f"{len(cluster.nodes)} (lessons that need 3 say so). For 3: 'labkit down && "
+              "labkit up --nodes 3'")
     return 0
 
 
@@ -159,12 +166,13 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
-    from labkit.producer import produce
     from labkit.scenarios import get_scenario
 
     settings = {"seed": args.seed, "poison_fraction": args.poison}
-    scenario = get_scenario(args.scenario, limit=None,
+    scenario = get_scenario(args.scenario, limit=None,  # an unknown name fails here, fast
                             **{k: v for k, v in settings.items() if v is not None})
+    from labkit.producer import produce
+
     handle = produce(scenario, args.topic, rate=args.rate, seconds=args.seconds,
                      limit=args.limit)
     live = sys.stdout.isatty()  # a live line on a terminal, a line a second otherwise
@@ -185,70 +193,182 @@ def cmd_produce(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="labkit", description="The Kafka event-driven patterns lab")
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("install", help="fetch Kafka's jars").set_defaults(func=cmd_install)
-    up = sub.add_parser("up", help="start the lab cluster")
+# -- argument parsing: every mistake is one line on stderr and exit status 2 ----------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake prints one line (no usage block) and exits with status 2."""
+
+    commands: dict[str, argparse.ArgumentParser]
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(message.split())
+        self.exit(2, f"labkit: error: {text} (see '{self.prog} --help')\n")
+
+
+def _whole(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; {what}") from None
+
+
+def _positive_int(what: str) -> Callable[[str], int]:
+    def check(text: str) -> int:
+        value = _whole(text, f"use {what} (1 or more)")
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{value} is not valid; use {what} (1 or more)")
+        return value
+
+    return check
+
+
+def _positive_number(what: str) -> Callable[[str], float]:
+    def check(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a number; use {what} above 0") from None
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"{text} is not valid; use {what} above 0")
+        return value
+
+    return check
+
+
+def _nodes(text: str) -> int:
+    value = _whole(text, "use 1 or 3")
+    if value not in (1, 3):
+        raise argparse.ArgumentTypeError(f"{value} is not valid; the lab runs 1 or 3 Kafka nodes")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _whole(text, "use a TCP port from 1 to 65535")
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port; use one from 1 to 65535")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number; use a fraction from 0 to 0.5 (e.g. 0.05)") from None
+    if not 0 <= value <= 0.5:  # also false for nan
+        raise argparse.ArgumentTypeError(
+            f"{text} is not valid; use a fraction from 0 to 0.5 (e.g. 0.05)")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = _whole(text, "use one from 0 to 2**63-1, e.g. 7")
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"{value} is not valid; use one from 0 to 2**63-1")
+    return value
+
+
+def _topic(text: str) -> str:
+    """Kafka's own rule for topic names, checked before anything talks to the cluster."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the topic name is empty; give one, e.g. --topic orders")
+    if len(text) > 249 or text in (".", "..") or not _TOPIC_CHARS.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text[:60]!r} is not a Kafka topic name; use up to 249 letters, digits, '.', '_' "
+            "and '-'")
+    return text
+
+
+_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def build_parser() -> _Parser:
+    p = _Parser(prog="labkit", description="The Kafka event-driven patterns lab")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    p.commands = {}
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], help: str) -> _Parser:
+        parser = sub.add_parser(name, help=help)
+        parser.set_defaults(func=func)
+        p.commands[name] = parser
+        return parser
+
+    command("install", cmd_install, help="fetch Kafka's jars")
+    up = command("up", cmd_up, help="start the lab cluster")
     up.add_argument(
         "--nodes",
-        type=int,
-        choices=(1, 3),
+        type=_nodes,
+        metavar="{1,3}",
         default=None,
         help="number of Kafka nodes (default: LABKIT_NODES or 3)",
     )
-    up.set_defaults(func=cmd_up)
-    down = sub.add_parser("down", help="stop the lab cluster")
+    down = command("down", cmd_down, help="stop the lab cluster")
     down.add_argument("--purge", action="store_true", help="also delete the cluster's data")
-    down.set_defaults(func=cmd_down)
-    sub.add_parser("status", help="show the nodes").set_defaults(func=cmd_status)
-    logs = sub.add_parser("logs", help="show a node's server.log")
-    logs.add_argument("node", type=int)
-    logs.add_argument("-n", "--lines", type=int, default=40)
-    logs.set_defaults(func=cmd_logs)
-    sub.add_parser("reset", help="delete the lab's topics and groups").set_defaults(func=cmd_reset)
-    kafka = sub.add_parser(
-        "kafka", help="run a Kafka tool, e.g. 'labkit kafka kafka-topics --list'"
-    )
-    kafka.add_argument("tool")
-    kafka.add_argument("args", nargs=argparse.REMAINDER)
-    kafka.set_defaults(func=cmd_kafka)
+    command("status", cmd_status, help="show the nodes")
+    logs = command("logs", cmd_logs, help="show a node's server.log")
+    logs.add_argument("node", type=_positive_int("a node id"), help="the node's id, e.g. 1")
+    logs.add_argument("-n", "--lines", type=_positive_int("a number of lines"), default=40,
+                      help="how many of the last lines (default: 40)")
+    command("reset", cmd_reset, help="delete the lab's topics and groups")
+    kafka = command("kafka", cmd_kafka,
+                    help="run a Kafka tool, e.g. 'labkit kafka kafka-topics --list'")
+    kafka.add_argument("tool", nargs="?", help="e.g. kafka-topics")
+    kafka.add_argument("args", nargs=argparse.REMAINDER, help="the tool's own arguments")
     from pathlib import Path
 
     from labkit.lab import NOTEBOOKS
 
-    lab = sub.add_parser("lab", help="start JupyterLab on the lessons")
-    lab.add_argument("--port", type=int, default=8888)
+    lab = command("lab", cmd_lab, help="start JupyterLab on the lessons")
+    lab.add_argument("--port", type=_port, default=8888, help="1 to 65535 (default: 8888)")
     lab.add_argument("--notebooks", type=Path, default=NOTEBOOKS)
-    lab.set_defaults(func=cmd_lab)
-    prod = sub.add_parser("produce", help="produce a scenario's events to a topic")
+    prod = command("produce", cmd_produce, help="produce a scenario's events to a topic")
     prod.add_argument("scenario", help="a scenario name, e.g. pizza or pizza-orders")
-    prod.add_argument("--topic", required=True)
-    prod.add_argument("--rate", type=float, default=None, help="events/s (default: full speed)")
-    prod.add_argument("--seconds", type=float, default=None, help="stop after S seconds")
-    prod.add_argument("--limit", type=int, default=None, help="stop after N events")
-    prod.add_argument("--seed", type=int, default=None, help="the scenario's seed")
-    prod.add_argument("--poison", type=float, default=None, metavar="F",
+    prod.add_argument("--topic", required=True, type=_topic)
+    prod.add_argument("--rate", type=_positive_number("events/s"), default=None,
+                      help="events/s (default: full speed)")
+    prod.add_argument("--seconds", type=_positive_number("seconds"), default=None,
+                      help="stop after S seconds")
+    prod.add_argument("--limit", type=_positive_int("a number of events"), default=None,
+                      help="stop after N events")
+    prod.add_argument("--seed", type=_seed, default=None, help="the scenario's seed")
+    prod.add_argument("--poison", type=_fraction, default=None, metavar="F",
                       help="fraction of poison pills (0 to 0.5)")
-    prod.set_defaults(func=cmd_produce)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; a mistake exits (status 2) with one line naming the command's --help."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command is None:
+        what = f"unrecognized arguments: {' '.join(extra)}; " if extra else ""
+        parser.error(f"{what}no command given; use one of {', '.join(parser.commands)}")
+    command = parser.commands[args.command]
+    if extra:
+        command.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "kafka" and args.tool is None:
+        command.error("no Kafka tool given; name one, e.g. 'labkit kafka kafka-topics --list'")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
     try:
         return int(args.func(args) or 0)
     except LabkitError as exc:
-        print(f"labkit: error: {exc}", file=sys.stderr)
+        print(f"labkit: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("labkit: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # e.g. the cluster refused a request: one line, no traceback
-        print(f"labkit: error: {type(exc).__name__}: {exc}. Hint: 'labkit status' shows the "
-              "cluster; 'labkit logs N' a node's log", file=sys.stderr)
+        print(f"labkit: error: {type(exc).__name__}: {_one_line(exc)}. Hint: 'labkit status' "
+              "shows the cluster; 'labkit logs N' a node's log", file=sys.stderr)
         return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":

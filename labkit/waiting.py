@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from labkit.exceptions import ClusterTimeoutError, LabkitError
+from labkit.exceptions import ClusterTimeoutError, LabkitError, UsageError
 
 T = TypeVar("T")
 
@@ -62,7 +62,7 @@ def poll_until(
 ) -> T:
     """Call ``fn()`` every ``interval`` seconds until it returns something truthy, and return
     that. Exceptions of the ``retry_on`` types count as "not yet" (the last is reported); any
-    other propagates at once, and so do labkit's own errors unless ``retry_on`` names them.
+    other propagates at once, and so does a UsageError unless ``retry_on`` names it.
     After ``timeout`` seconds raise ``error`` naming ``what``, the time waited, the last
     error (or ``describe(last value)``) and ``hint``."""
     deadline = Deadline(timeout)
@@ -74,8 +74,8 @@ def poll_until(
                 return value
             last = describe(value) if describe is not None else last
         except retry_on as exc:
-            if Exception in retry_on and isinstance(exc, LabkitError):
-                raise  # labkit's own answer is definite (e.g. unknown topic): do not ask again
+            if Exception in retry_on and isinstance(exc, UsageError):
+                raise  # a mistake in the arguments will not go away by asking again
             last = f"{type(exc).__name__}: {exc}"
         if deadline.passed:
             raise error(timeout_message(what, timeout, last, hint))

@@ -52,7 +52,7 @@ def elect_preferred_leaders(cluster: labkit.Cluster) -> None:
 
 def _node_pids(cluster: labkit.Cluster) -> list[object] | None:
     """The local nodes' pids as the state file has them now (None on other backends)."""
-    if cluster.backend != "local":
+    if not cluster.controls_nodes:  # nodes it cannot restart: nothing to hand back
         return None
     from labkit.cluster.state import read_state
 

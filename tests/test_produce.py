@@ -41,10 +41,12 @@ def test_rate_is_accurate(cluster: labkit.Cluster, topic: str) -> None:
     # The records' own timestamps (stamped as each is produced) are the producer's clock:
     # never ahead of the schedule (k records need (k - 1) / rate seconds), and as many as the
     # rate gives over their span (after a stall the producer catches up, so a loaded machine
-    # delays records but does not lose them).
+    # delays records but does not lose them). The schedule starts a moment before the first
+    # record's stamp (a slow first record is caught up at once): 0.1 s of slack for that, far
+    # below what a producer without a rate limit sends.
     ts = df["timestamp"].sort_values()
     since = [(t - ts.iloc[0]).total_seconds() for t in ts]
-    ahead = [(k, s) for k, s in enumerate(since, 1) if k > rate * s + 2]
+    ahead = [(k, s) for k, s in enumerate(since, 1) if k > rate * (s + 0.1) + 2]
     assert not ahead, ahead[:5]
     span = since[-1]
     assert span <= seconds + 0.5, span

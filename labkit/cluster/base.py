@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labkit.exceptions import NotFoundError, NotSupportedError
+from labkit.exceptions import LabkitError, NotFoundError, NotSupportedError
 from labkit.kafka.clients import shared_admin
 from labkit.settings import Settings
 
@@ -200,7 +201,8 @@ class Cluster(ABC):
         from labkit.kafka.clients import release
 
         if self._admin is not None:
-            release(self.config())
+            with contextlib.suppress(LabkitError):  # e.g. a local cluster already forgotten
+                release(self.config())
         self._admin = None
 
     def __enter__(self) -> Cluster:

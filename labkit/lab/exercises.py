@@ -12,15 +12,15 @@ solution stopped being true.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-_ON = {"1", "true", "yes", "on"}
+from labkit.settings import Settings
 
 
 def solutions_enabled() -> bool:
-    """Whether solution cells run (``LABKIT_SOLUTIONS=1``)."""
-    return os.environ.get("LABKIT_SOLUTIONS", "").strip().lower() in _ON
+    """Whether solution cells run (``LABKIT_SOLUTIONS=1``, read through :class:`Settings`,
+    so a bad value is a one-line SettingsError)."""
+    return Settings.from_env().solutions
 
 
 def strict_checks() -> bool:
