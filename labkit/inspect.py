@@ -22,7 +22,7 @@ from labkit.exceptions import NotFoundError, UnknownGroupError, UnknownTopicErro
 from labkit.kafka import clients
 from labkit.kafka.groups import group_ids, require
 from labkit.kafka.offsets import watermarks
-from labkit.kafka.topics import describe, listing, topic_configs
+from labkit.kafka.topics import describe, listing, metadata, topic_configs
 from labkit.segments import dump_segment, segments
 from labkit.validate import name
 
@@ -151,7 +151,7 @@ def nodes(*, cluster: Cluster | None = None, internal: bool = False) -> pd.DataF
     quorum (where the backend can tell, else ``<NA>``); ``leaders``: partitions it leads (of
     lab topics, plus Kafka's own with ``internal``)."""
     c = resolve(cluster)
-    md = c.admin().list_topics(timeout=TIMEOUT)  # brokers and leaders in one answer
+    md = metadata(c)  # brokers and leaders in one answer
     counts: dict[int, int] = {}
     for topic_name, t in md.topics.items():
         if internal or not topic_name.startswith("__"):

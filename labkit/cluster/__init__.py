@@ -95,13 +95,13 @@ def running_cluster(settings: Settings | None = None) -> Cluster | None:
         from labkit.cluster.local import LocalCluster
 
         n = len(state.get("nodes", [])) or settings.nodes
-        cluster = LocalCluster(dataclasses.replace(settings, nodes=n))
-        if cluster.alive_nodes():
-            return cluster
+        local = LocalCluster(dataclasses.replace(settings, nodes=n))
+        if local.alive_nodes():
+            return local
         remove_state(settings)
         return None
     cluster = _make(settings, backend)
-    return cluster if cluster.is_running() else None  # type: ignore[attr-defined]
+    return cluster if cluster.is_running() else None
 
 
 def connect(
@@ -128,7 +128,7 @@ def connect(
     if not start:
         raise ClusterNotRunningError("no lab cluster is running; start one with 'labkit up'")
     cluster = _make(settings, resolve_backend(settings))
-    cluster.up()  # type: ignore[attr-defined]
+    cluster.up()
     return cluster
 
 

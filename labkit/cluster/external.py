@@ -33,7 +33,8 @@ class ExternalCluster(Cluster):
     @property
     def nodes(self) -> list[NodeInfo]:
         md = self.admin().list_topics(timeout=10)
-        return [NodeInfo(id=b.id, host=b.host, port=b.port) for b in md.brokers.values()]
+        # the stubs type BrokerMetadata.host as None; it is the broker's host name (a str)
+        return [NodeInfo(id=b.id, host=str(b.host), port=b.port) for b in md.brokers.values()]
 
     def up(self) -> ExternalCluster:
         """Check that the cluster answers (it is someone else's to start)."""

@@ -99,9 +99,12 @@ def wait_until_ready(
         except Exception as exc:  # a future timing out while the controller settles
             last_error[0] = str(exc)
         errors: list[str] = []
-        producer.produce(
-            READY_TOPIC, b"ready", on_delivery=lambda e, _m, errs=errors: e and errs.append(str(e))
-        )
+
+        def on_delivery(err: object, _msg: object, errs: list[str] = errors) -> None:
+            if err is not None:
+                errs.append(str(err))
+
+        producer.produce(READY_TOPIC, b"ready", on_delivery=on_delivery)
         if producer.flush(8) == 0 and not errors:
             return True
         last_error[0] = errors[0] if errors else "no acknowledgement yet"

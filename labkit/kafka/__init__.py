@@ -37,6 +37,7 @@ from labkit.kafka.topics import (
     fresh_topic,
     lab_topics,
     listing,
+    metadata,
     partition_ids,
     topic_configs,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "lab_topics",
     "lag",
     "listing",
+    "metadata",
     "offsets",
     "offsets_for_time",
     "partition_ids",

@@ -21,10 +21,10 @@ from labkit.validate import near
 from labkit.waiting import poll_until
 
 if TYPE_CHECKING:
-    from confluent_kafka.admin import TopicMetadata
+    from confluent_kafka.admin import ClusterMetadata, TopicMetadata
 
 __all__ = ["create_topic", "delete_topics", "describe", "ensure_topic", "exists",
-           "fresh_topic", "lab_topics", "listing", "partition_ids", "topic_configs"]
+           "fresh_topic", "lab_topics", "listing", "metadata", "partition_ids", "topic_configs"]
 
 SETTLE = 3.0
 """Seconds a topic labkit created a moment ago may take to reach every broker's metadata;
@@ -47,11 +47,17 @@ def listing(conn: Connection, *, internal: bool = False,
             if t.error is None and (internal or not n.startswith("__"))}
 
 
-def _listing(conn: Connection, timeout: float) -> dict[str, Any]:
+def metadata(conn: Connection, *, timeout: float = TIMEOUT) -> ClusterMetadata:
+    """The cluster's metadata in one request: ``.brokers`` (id -> host, port) and
+    ``.topics`` (every topic, with its partitions' leaders, replicas and ISR)."""
     try:
-        return dict(conn.admin().list_topics(timeout=timeout).topics)
+        return conn.admin().list_topics(timeout=timeout)
     except Exception as exc:  # KafkaException: the cluster did not answer
-        raise errors.to_labkit(exc, "list the cluster's topics") from None
+        raise errors.to_labkit(exc, "read the cluster's metadata") from None
+
+
+def _listing(conn: Connection, timeout: float) -> dict[str, Any]:
+    return dict(metadata(conn, timeout=timeout).topics)
 
 
 def describe(conn: Connection, topic: str, *, timeout: float = TIMEOUT) -> TopicMetadata:

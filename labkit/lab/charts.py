@@ -212,7 +212,7 @@ class LiveChart:
         worker, outcome = self._start_task(task)
         handle = None
         start = time.monotonic()
-        deadline = start + seconds
+        deadline = start + seconds  # not poll_until: it samples and draws on a fixed grid
         tick = 0
         while True:
             task_done = worker is not None and not worker.is_alive()

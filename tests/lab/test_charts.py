@@ -31,8 +31,8 @@ from labkit.lab.charts import (
     throughput,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = Path(__file__).resolve().parent / "notebooks" / "livechart.ipynb"
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "livechart.ipynb"
 
 
 def _counter() -> Callable[[], int]:

@@ -146,7 +146,7 @@ def test_down_purge_with_nothing_running(own_home: Path) -> None:
 
 def test_cli_never_builds_a_local_cluster() -> None:
     """cli.py asks the cluster (logs, purge), never the local backend by name."""
-    source = (Path(__file__).resolve().parents[2] / "labkit" / "cli.py").read_text()
+    source = (Path(__file__).resolve().parents[1] / "labkit" / "cli.py").read_text()
     for name in ("cmd_logs", "cmd_down", "cmd_status"):
         body = source.split(f"def {name}(")[1].split("\ndef ")[0]
         assert "LocalCluster" not in body and "labkit.cluster.local" not in body, name

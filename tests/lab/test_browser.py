@@ -20,7 +20,7 @@ from labkit.lab import NOTEBOOKS, jupyter_command
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]
 
 LESSON = os.environ.get("LABKIT_BROWSER_NOTEBOOK", "01-event-notification.ipynb")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",  # we run as root in CI
     "--disable-gpu",
