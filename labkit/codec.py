@@ -226,8 +226,15 @@ def _header_map(headers: Headers, where: str | None = None) -> dict[str, bytes]:
     result: dict[str, bytes] = {}
     try:
         for name, value in items:
-            if value is not None:
-                result[name.lower()] = bytes(value)
+            if not isinstance(name, str):
+                raise _fail(f"header name {name!r:.60} is {type(name).__name__}, expected "
+                            "text (headers are not (name, bytes) pairs)", where)
+            if value is None:
+                continue
+            if not isinstance(value, bytes | bytearray | memoryview):  # bytes(5) is 5 zeros
+                raise _fail(f"header {name[:60]!r} is {type(value).__name__}, expected bytes "
+                            "(headers are not (name, bytes) pairs)", where)
+            result[name.lower()] = bytes(value)
     except (TypeError, ValueError):
         raise _fail("headers are not (name, bytes) pairs", where) from None
     return result
@@ -259,9 +266,12 @@ def _type_header(headers: Headers, where: str | None) -> bytes | None:
     return None
 
 
-def _bad_type(raw: bytes | None, where: str | None) -> DecodeError:
+def _bad_type(raw: object, where: str | None) -> DecodeError:
     if raw is None:
         return _fail("missing ce_type header (labkit expects CloudEvents binary mode)", where)
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        return _fail(f"ce_type header is {type(raw).__name__}, expected bytes "
+                     "(headers are not (name, bytes) pairs)", where)
     shown = bytes(raw).decode("utf-8", "replace")[:80]
     return _fail(f"unknown event type {shown!r} (not in labkit.events.CE_TYPES)", where)
 
@@ -300,7 +310,10 @@ def decode_fast(
             raw = _type_header(headers, where)
     else:
         raw = _type_header(headers, where)
-    model = _BY_TYPE_BYTES.get(raw)  # type: ignore[arg-type]
+    try:
+        model = _BY_TYPE_BYTES.get(raw)  # type: ignore[arg-type]
+    except TypeError:  # an unhashable header value (bytearray, list...)
+        model = None
     if model is None:
         raise _bad_type(raw, where)
     try:
@@ -337,10 +350,17 @@ def decode(
     for required in ("ce_id", "ce_source", "ce_time"):
         if not hmap.get(required):  # the SDK would invent a missing id
             raise _fail(f"missing or empty {required} header", where)
+    for name, raw in hmap.items():  # the SDK would only say "'utf-8' codec can't decode"
+        if name.startswith("ce_"):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _fail(f"header {name[:60]!r} is not UTF-8 text", where) from None
     time = hmap["ce_time"]
     _parse_time(time.decode("utf-8", "replace"), where)
     try:  # the SDK checks the required attributes (id, source...) and their types
-        from_binary(KafkaMessage(hmap, None, value or b""), JSONFormat())
+        body = value.encode() if isinstance(value, str) else bytes(value or b"")
+        from_binary(KafkaMessage(hmap, None, body), JSONFormat())
     except (BaseCloudEventException, ValueError, TypeError, OverflowError) as exc:
         text = " ".join(str(exc).split()).replace(_SDK_PREAMBLE, "")[:200]
         raise _fail(f"invalid CloudEvents headers: {text}", where) from None
