@@ -50,7 +50,9 @@ __all__ = ["KAFKA_VERSION", "Cluster", "LabkitError", "Settings", "connect", "sc
 
 def scaled(seconds: float) -> float:
     """A demo duration times ``LABKIT_TIME_SCALE`` (CI runs the same lessons faster)."""
-    return Settings.from_env().scaled(seconds)
+    from labkit.validate import positive
+
+    return Settings.from_env().scaled(positive("seconds", seconds))
 
 
 def __getattr__(name: str) -> Any:

@@ -171,14 +171,22 @@ def cmd_produce(args: argparse.Namespace) -> int:
     settings = {"seed": args.seed, "poison_fraction": args.poison}
     scenario = get_scenario(args.scenario, limit=None,  # an unknown name fails here, fast
                             **{k: v for k, v in settings.items() if v is not None})
+    from labkit.exceptions import ProduceError
     from labkit.producer import produce
 
     handle = produce(scenario, args.topic, rate=args.rate, seconds=args.seconds,
                      limit=args.limit)
     live = sys.stdout.isatty()  # a live line on a terminal, a line a second otherwise
     stopped = False
+
+    def finished(seconds: float) -> bool:  # its failures are reported below, after the summary
+        try:
+            return handle.wait(seconds)
+        except ProduceError:
+            return True
+
     try:
-        while not handle.wait(0.25 if live else 1.0):
+        while not finished(0.25 if live else 1.0):
             line = f"sent {handle.sent}  acked {handle.acked}  failed {handle.failed}"
             print(f"\r{line}   " if live else line, end="" if live else "\n", flush=True)
     except KeyboardInterrupt:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from labkit.cluster import resolve
 from labkit.codec import EncodedRecord, encode_fast
 from labkit.events import Event
-from labkit.exceptions import ProduceError, UsageError
+from labkit.exceptions import ProduceError, StateError, UsageError
 from labkit.kafka import errors as kafka_errors
 from labkit.kafka.clients import QUIET
 from labkit.kafka.topics import partition_ids
@@ -39,6 +39,11 @@ FLUSH_TIMEOUT = 30.0
 """Seconds ``stop()`` waits for records in flight before purging them (counted as failed)."""
 
 _CHUNK = 2048  # records sent between checks of stop/pause/deadline at full speed
+
+GIVE_UP = 50
+"""A producer stops by itself once this many records failed in a row, with no record
+acknowledged meanwhile: every record is failing (e.g. the topic was deleted, or each record is
+too large for it), so sending more only makes noise."""
 
 def _as_record(item: Any) -> EncodedRecord:
     """Any supported item -> EncodedRecord (ScenarioEvent, EncodedRecord, Event, tuple)."""
@@ -115,6 +120,9 @@ class ProducerHandle:
         self._sent = self._failed = self._bytes = self._acked = 0
         self.errors: list[str] = []
         self.exception: BaseException | None = None
+        self.gave_up = False
+        """True if it stopped by itself because every record failed (see GIVE_UP)."""
+        self._acked_seen = self._failed_before = 0
         self._progress = progress
         self._total = total if total is not None else limit
         self._started = time.monotonic()
@@ -172,15 +180,23 @@ class ProducerHandle:
     @rate.setter
     def rate(self, value: float | None) -> None:
         positive("rate", value, optional=True)
+        self._running_or_say("change its rate")
         self._rate = value
         self._rate_changed = True
 
     # -- control -----------------------------------------------------------------------------
+    def _running_or_say(self, what: str) -> None:
+        if self._done.is_set():
+            raise StateError(f"the producer to {self.topic!r} has stopped, so it cannot "
+                             f"{what}; start a new one with labkit.produce(...)")
+
     def pause(self) -> None:
         """Stop sending new records (deliveries still complete) until :meth:`resume`."""
+        self._running_or_say("pause")
         self._paused = True
 
     def resume(self) -> None:
+        self._running_or_say("resume")
         self._rate_changed = True
         self._paused = False
 
@@ -194,15 +210,23 @@ class ProducerHandle:
         return self
 
     def wait(self, timeout: float = 60.0) -> bool:
-        """Wait until the producer has finished (limit, seconds or the source ran out, or
-        :meth:`stop`); True if it has, False if ``timeout`` seconds passed first."""
-        return self._done.wait(timeout)
+        """Wait until the producer has finished (limit, seconds or the source ran out, every
+        record failing, or :meth:`stop`); True if it has, False if ``timeout`` seconds passed
+        first. Failures are never silent: once finished, if any record failed (or the source
+        raised), this raises :class:`ProduceError` with the first error and the counts; the
+        counters and ``errors`` stay readable on the handle."""
+        if not self._done.wait(timeout):
+            return False
+        self.raise_for_errors()
+        return True
 
     def raise_for_errors(self) -> None:
         """Raise :class:`ProduceError` if any record failed (or the producer crashed)."""
         if self.errors:
             more = f" (and {self._failed - 1} more)" if self._failed > 1 else ""
-            raise ProduceError(self.errors[0] + more)
+            why = (f"; it stopped by itself after {GIVE_UP} failures in a row"
+                   if self.gave_up else "")
+            raise ProduceError(self.errors[0] + more + why)
 
     def summary(self) -> str:
         rate = self._sent / self.elapsed if self.elapsed > 0 else 0.0
@@ -318,8 +342,18 @@ class ProducerHandle:
             if sent < n and not stopped:
                 exhausted = True
             poll(0)
+            if self._failing_for_good():
+                self.gave_up = True  # every record fails: stop instead of sending more
+                break
             if bar is not None:
                 bar.update(sent)
+
+    def _failing_for_good(self) -> bool:
+        """GIVE_UP failures since the last time a record was acknowledged."""
+        acked = self.acked
+        if acked > self._acked_seen:
+            self._acked_seen, self._failed_before = acked, self._failed
+        return self._failed - self._failed_before >= GIVE_UP
 
     def _retry(self, rec: EncodedRecord) -> bool:
         from confluent_kafka import KafkaException

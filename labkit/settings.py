@@ -16,6 +16,7 @@ KAFKA_VERSION = "4.4.0"
 """The Apache Kafka release the lab pins (jars from Maven Central or the release tarball)."""
 
 SCALA_VERSION = "2.13"
+DEFAULT_REQUEST_TIMEOUT = 15.0
 BACKENDS = ("auto", "local", "external", "compose", "testcontainers")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI")
@@ -74,6 +75,8 @@ class Settings:
                          its controller on the next port; None picks free ports [LABKIT_BASE_PORT]
       heap_mb:           max heap per node [LABKIT_HEAP_MB]
       start_timeout:     seconds to wait for the cluster to become ready [LABKIT_START_TIMEOUT]
+      request_timeout:   seconds labkit's own queries wait for an answer before saying the
+                         cluster does not answer [LABKIT_REQUEST_TIMEOUT]
       bootstrap_servers: an external cluster to attach to [LABKIT_BOOTSTRAP_SERVERS]
       time_scale:        factor applied to demo durations (CI runs faster) [LABKIT_TIME_SCALE]
       kafka_home:        an unpacked Apache Kafka release to take the jars from [KAFKA_HOME]
@@ -97,6 +100,7 @@ class Settings:
     base_port: int | None = None
     heap_mb: int = 256
     start_timeout: float = 90.0
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     bootstrap_servers: str | None = None
     time_scale: float = 1.0
     kafka_home: Path | None = None
@@ -202,6 +206,8 @@ class Settings:
             raw["heap_mb"] = _int("LABKIT_HEAP_MB", h, 128, 8192)
         if (t := _env("LABKIT_START_TIMEOUT")) is not None:
             raw["start_timeout"] = _float("LABKIT_START_TIMEOUT", t, 1, 3600)
+        if (t := _env("LABKIT_REQUEST_TIMEOUT")) is not None:
+            raw["request_timeout"] = _float("LABKIT_REQUEST_TIMEOUT", t, 0.5, 600)
         if (bs := _env("LABKIT_BOOTSTRAP_SERVERS")) is not None:
             raw["bootstrap_servers"] = bs
         if (ts := _env("LABKIT_TIME_SCALE")) is not None:

@@ -15,6 +15,7 @@ import pytest
 
 import labkit
 from labkit.exceptions import UnknownTopicError, UsageError
+from labkit.kafka import offsets as kafka_offsets
 from labkit.producer import ProduceError, produce, produce_all
 from labkit.reader import read
 from labkit.scenarios import get_scenario
@@ -137,7 +138,8 @@ def test_producer_is_idempotent(cluster: labkit.Cluster, topic: str) -> None:
 def test_too_large_for_the_topic_is_surfaced(cluster: labkit.Cluster, topic: str) -> None:
     cluster.fresh_topic(topic, partitions=1, max_message_bytes="200")
     h = produce(get_scenario("pizza", limit=5), topic, cluster=cluster)
-    assert h.wait(60)
+    with pytest.raises(ProduceError, match="MSG_SIZE_TOO_LARGE"):  # failures are never silent
+        h.wait(60)
     assert (h.sent, h.acked, h.failed) == (5, 0, 5)
     assert len(h.errors) == 5
     assert all(topic in e and "MSG_SIZE_TOO_LARGE" in e and "max.message.bytes" in e
@@ -155,7 +157,8 @@ def test_a_failing_source_is_surfaced(cluster: labkit.Cluster, topic: str) -> No
 
     cluster.fresh_topic(topic, partitions=1)
     h = produce(broken(), topic, cluster=cluster)
-    assert h.wait(60)
+    with pytest.raises(ProduceError, match="the generator broke"):
+        h.wait(60)
     assert h.acked == 3
     with pytest.raises(ProduceError, match="the generator broke"):
         h.raise_for_errors()
@@ -254,3 +257,28 @@ def test_cli_errors_are_one_line(cluster: labkit.Cluster, topic: str) -> None:
     out = run_cli("produce", "pizza", "--topic", topic, "--limit", "3", timeout=120)
     assert_one_line_error(out, topic, "MSG_SIZE_TOO_LARGE")
     assert "failed 3" in out.stdout
+
+
+def test_a_producer_whose_every_record_fails_stops_by_itself(cluster: labkit.Cluster,
+                                                             topic: str) -> None:
+    """Every record is too large for the topic: instead of sending into nowhere for its 60 s,
+    the producer stops after GIVE_UP failures in a row, and wait() says why."""
+    from labkit.producer import GIVE_UP
+
+    cluster.fresh_topic(topic, partitions=1, max_message_bytes="200")
+    h = produce("pizza", topic, seconds=60, cluster=cluster)
+    with pytest.raises(ProduceError, match=f"MSG_SIZE_TOO_LARGE.*stopped by itself after "
+                                           f"{GIVE_UP} failures in a row"):
+        h.wait(30)
+    assert h.gave_up and not h.running
+    assert h.acked == 0 and h.failed == h.sent >= GIVE_UP
+    assert h.elapsed < 30  # not the 60 s it was asked for
+    assert kafka_offsets(cluster, topic) == {0: 0}  # nothing reached the log
+
+
+def test_cli_stops_at_once_when_every_record_fails(cluster: labkit.Cluster, topic: str) -> None:
+    cluster.fresh_topic(topic, partitions=1, max_message_bytes="200")
+    t0 = time.monotonic()
+    out = run_cli("produce", "pizza", "--topic", topic, "--seconds", "60", timeout=120)
+    assert time.monotonic() - t0 < 30
+    assert_one_line_error(out, topic, "MSG_SIZE_TOO_LARGE", "stopped by itself")

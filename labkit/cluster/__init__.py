@@ -126,13 +126,15 @@ def connect(
             )
         return cluster
     if not start:
-        raise ClusterNotRunningError("no lab cluster is running; start one with 'labkit up'")
+        raise ClusterNotRunningError("no lab cluster is running; start one with "
+                                     "labkit.connect() in a notebook or 'labkit up' in a "
+                                     "terminal")
     cluster = _make(settings, resolve_backend(settings))
     cluster.up()
     return cluster
 
 
-def resolve(cluster: Cluster | None, *, start: bool = False) -> Cluster:
+def resolve(cluster: Cluster | None) -> Cluster:
     """``cluster`` if given, else the lab's running cluster (every labkit helper takes an
-    optional ``cluster=``). ``start=True`` starts one if none runs, as :func:`connect` does."""
-    return cluster if cluster is not None else connect(start=start)
+    optional ``cluster=``). Never starts one: only :func:`connect` does."""
+    return cluster if cluster is not None else connect(start=False)

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from labkit.cluster.jars import classpath
 from labkit.cluster.java import Java
-from labkit.exceptions import KafkaToolError
+from labkit.exceptions import KafkaToolError, UsageError
 from labkit.settings import SCALA_VERSION
+from labkit.validate import near
 
 BROKER_MAIN = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
@@ -143,8 +144,9 @@ class Jvm:
 def tool_command(jvm: Jvm, tool: str, args: list[str], bootstrap: str | None) -> list[str]:
     """The command line for one of Kafka's tools, with ``--bootstrap-server`` filled in."""
     if tool not in TOOLS:
-        raise KafkaToolError(
-            f"unknown Kafka tool {tool!r}; known tools: {', '.join(sorted(TOOLS))}"
+        raise UsageError(
+            f"unknown Kafka tool {tool!r}{near(tool, TOOLS)}; known tools: "
+            f"{', '.join(sorted(TOOLS))}"
         )
     args = list(args)
     if (

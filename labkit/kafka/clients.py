@@ -32,7 +32,9 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from labkit.exceptions import SettingsError
 from labkit.kafka import errors
+from labkit.settings import DEFAULT_REQUEST_TIMEOUT, Settings
 from labkit.waiting import Deadline, poll_until
 
 if TYPE_CHECKING:
@@ -41,8 +43,16 @@ if TYPE_CHECKING:
 
 MAX_READERS = 16  # offset readers kept open (a student's notebook uses a handful of groups)
 MAX_PARKED = 16  # clients kept alive after an error, in case a request is still in flight
-TIMEOUT = 15.0
-"""Seconds labkit's own queries wait for the cluster by default."""
+def _request_timeout() -> float:
+    try:
+        return Settings.from_env().request_timeout
+    except SettingsError:  # a bad LABKIT_* is reported, as one line, where it is used
+        return DEFAULT_REQUEST_TIMEOUT
+
+
+TIMEOUT = _request_timeout()
+"""Seconds labkit's own queries wait for the cluster by default (``LABKIT_REQUEST_TIMEOUT``,
+read when labkit is imported)."""
 
 QUIET: dict[str, Any] = {"log_level": 0}
 """librdkafka logs nothing for labkit's own clients: failures reach the user as delivery

@@ -17,7 +17,7 @@ from labkit.exceptions import ClusterTimeoutError, UnknownTopicError, UsageError
 from labkit.kafka import errors
 from labkit.kafka.clients import TIMEOUT, Connection
 from labkit.validate import name as check_name
-from labkit.validate import near
+from labkit.validate import near, positive
 from labkit.waiting import poll_until
 
 if TYPE_CHECKING:
@@ -201,12 +201,36 @@ def delete_topics(conn: Connection, names: list[str], *, timeout: float = 30.0) 
 def fresh_topic(conn: Connection, name: str, *, partitions: int = 3,
                 replication_factor: int | None = None, config: dict[str, str] | None = None,
                 timeout: float = 30.0) -> str:
-    """(Re)create ``name`` empty: deleted first if it exists, so a notebook can run twice."""
+    """(Re)create ``name`` empty: deleted first if it exists, so a notebook can run twice.
+    The settings are checked by the cluster first (a dry run), so a bad one never costs the
+    old topic."""
     check_name("topic", name)
+    _validate(conn, name, partitions, replication_factor, config, timeout)
     if name in _listing(conn, TIMEOUT):
         delete_topics(conn, [name], timeout=timeout)
     return create_topic(conn, name, partitions=partitions, replication_factor=replication_factor,
                         config=config, timeout=timeout)
+
+
+def _validate(conn: Connection, name: str, partitions: int, replication_factor: int | None,
+              config: dict[str, str] | None, timeout: float) -> None:
+    """Ask the cluster to check a topic's settings without creating it (``validate_only``,
+    under a name no topic has): a bad setting is a UsageError, before anything changes."""
+    from confluent_kafka.admin import NewTopic
+
+    positive("partitions", partitions, whole=True)
+    if replication_factor is not None:
+        positive("replication_factor", replication_factor, whole=True)
+    probe = NewTopic(f"{name}.labkit-dry-run"[:249], partitions, replication_factor or -1,
+                     config=dict(config or {}))
+    fut = conn.admin().create_topics([probe], validate_only=True,
+                                     operation_timeout=timeout)[probe.topic]
+    try:
+        fut.result(timeout=timeout)
+    except Exception as exc:
+        mapped = errors.to_labkit(exc, f"create topic {name!r}")
+        if isinstance(mapped, UsageError):
+            raise mapped from None  # anything else (e.g. a node down) shows when creating
 
 
 def ensure_topic(conn: Connection, name: str, *, partitions: int = 1,

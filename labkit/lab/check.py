@@ -25,6 +25,7 @@ from labkit.kafka.ranges import BoundedReader
 from labkit.kafka.topics import exists as topic_exists
 from labkit.kafka.topics import partition_ids, topic_configs
 from labkit.lab.exercises import strict_checks
+from labkit.validate import non_negative, positive
 
 if TYPE_CHECKING:
     from labkit.cluster.base import Cluster
@@ -334,6 +335,7 @@ def topic_config(topic: str, *, cluster: Cluster | None = None, **expected: Any)
 def partition_count(topic: str, n: int, *, cluster: Cluster | None = None) -> CheckResult:
     """``topic`` has ``n`` partitions."""
     name = "partition_count"
+    positive("n", n, whole=True)
     c = resolve(cluster)
     if not topic_exists(c, topic):
         return _missing(topic, name)
@@ -350,6 +352,7 @@ def messages_in_topic(topic: str, n: int, *, cluster: Cluster | None = None,
     """``topic`` holds exactly ``n`` records (counted by reading them all: transaction markers,
     aborted and compacted-away records do not count)."""
     name = "messages_in_topic"
+    non_negative("n", n)
     c = resolve(cluster)
     if not topic_exists(c, topic):
         return _missing(topic, name)

@@ -8,7 +8,7 @@ import pytest
 
 from labkit.cluster.java import Java
 from labkit.cluster.jvm import BROKER_MAIN, Jvm, kafka_version_of, resource, tool_command
-from labkit.exceptions import KafkaToolError
+from labkit.exceptions import UsageError
 
 
 def _jvm(tmp_path: Path, version: str = "4.4.0") -> Jvm:
@@ -63,7 +63,7 @@ def test_tool_command_adds_the_bootstrap_server(tmp_path: Path) -> None:
     assert cmd[-3:] == ["--bootstrap-server", "127.0.0.1:1", "--list"]
     assert tool_command(jvm, "kafka-dump-log", ["--files", "x"], "127.0.0.1:1")[-2:] == [
         "--files", "x"]
-    with pytest.raises(KafkaToolError, match="unknown Kafka tool 'kafka-nope'"):
+    with pytest.raises(UsageError, match=r"unknown Kafka tool 'kafka-nope'"):
         tool_command(jvm, "kafka-nope", [], None)
 
 
