@@ -194,16 +194,23 @@ class ProducerHandle:
         """Stop sending new records (deliveries still complete) until :meth:`resume`."""
         self._running_or_say("pause")
         self._paused = True
+        from labkit.moments import announce  # running charts mark it
+        announce("producer paused")
 
     def resume(self) -> None:
         self._running_or_say("resume")
         self._rate_changed = True
         self._paused = False
+        from labkit.moments import announce  # running charts mark it
+        announce("producer resumed")
 
     def stop(self, timeout: float = FLUSH_TIMEOUT + 10) -> ProducerHandle:
         """Stop sending, wait (bounded) for the records in flight, return the handle."""
         self._stop = True
         self._paused = False
+        from labkit.moments import announce  # running charts mark it
+        if self.running:  # a producer that already finished is not marked again
+            announce("producer stopped")
         if not self._done.wait(timeout):
             raise ProduceError(f"the producer to {self.topic!r} did not stop within "
                                f"{timeout:.0f}s; {self.summary()}")

@@ -22,6 +22,7 @@ from labkit.codec import DecodedEvent, decode_fast
 from labkit.exceptions import DecodeError, ServiceError, UsageError
 from labkit.kafka.groups import progress
 from labkit.kafka.topics import partition_ids
+from labkit.moments import announce
 from labkit.validate import choice
 from labkit.validate import name as check_name
 from labkit.waiting import poll_until
@@ -95,6 +96,7 @@ class Service:
         self._thread = threading.Thread(target=self._loop, args=(consumer,),
                                         name=f"service-{self.name}", daemon=True)
         self._thread.start()
+        announce(f"{self.name} started")
         return self
 
     def _loop(self, consumer: Any) -> None:
@@ -141,12 +143,16 @@ class Service:
     def pause(self) -> None:
         """Stop handling (the group keeps its members; the backlog builds up)."""
         self._paused.set()
+        announce(f"{self.name} paused")
 
     def resume(self) -> None:
         self._paused.clear()
+        announce(f"{self.name} resumed")
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the thread; its offsets are committed as the consumer closes."""
+        if self.running:
+            announce(f"{self.name} stopped")
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)

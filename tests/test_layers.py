@@ -12,7 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent / "labkit"
 
 LAYERS = [  # lowest first
-    ("base", ("labkit.exceptions", "labkit.settings", "labkit.validate", "labkit.waiting")),
+    ("base", ("labkit.exceptions", "labkit.settings", "labkit.validate", "labkit.waiting",
+              "labkit.moments")),
     ("queries", ("labkit.kafka",)),
     ("backends", ("labkit.cluster",)),
     ("domain", ("labkit.events", "labkit.codec", "labkit.scenarios")),

@@ -22,6 +22,7 @@ from labkit.cluster.ports import node_port, port_free
 from labkit.cluster.readiness import wait_rejoined, wait_until_ready
 from labkit.cluster.state import pid_alive, read_state, remove_state, write_state
 from labkit.exceptions import BackendError, NodeStartError, NotFoundError, PortInUseError
+from labkit.moments import announce
 from labkit.settings import Settings
 
 PROJECT = "labkit"
@@ -249,13 +250,16 @@ class ComposeCluster(Cluster):
 
     # -- node control ----------------------------------------------------------------------------
     def stop_node(self, node_id: int, *, timeout: float = 30.0) -> None:
+        announce(f"node {node_id} stopped")
         self._run("stop", "-t", str(int(timeout)), self.service(node_id), timeout=timeout + 60)
 
     def kill_node(self, node_id: int) -> None:
+        announce(f"node {node_id} killed")
         self._run("kill", "-s", "SIGKILL", self.service(node_id))
 
     def start_node(self, node_id: int, *, timeout: float | None = None) -> None:
         self._run("start", self.service(node_id))
+        announce(f"node {node_id} started")
         wait_rejoined(self, [node_id], timeout=timeout or self.settings.start_timeout)
 
 

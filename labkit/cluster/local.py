@@ -40,6 +40,7 @@ from labkit.exceptions import (
     NotFoundError,
     PortInUseError,
 )
+from labkit.moments import announce
 from labkit.settings import Settings
 from labkit.waiting import poll_until
 
@@ -366,12 +367,14 @@ class LocalCluster(Cluster):
     # -- node control ----------------------------------------------------------------------------
     def stop_node(self, node_id: int, *, timeout: float = 30.0) -> None:
         node = self._node_state(node_id)
+        announce(f"node {node_id} stopped")
         stop_pids({node["pid"]: self._marker(node)}, timeout)
 
     def kill_node(self, node_id: int) -> None:
         import signal
 
         node = self._node_state(node_id)
+        announce(f"node {node_id} killed")
         if pid_alive(node["pid"], self._marker(node)):
             signal_group(node["pid"], signal.SIGKILL)
         poll_until(f"node {node_id} (pid {node['pid']}) to exit after SIGKILL",
@@ -385,6 +388,7 @@ class LocalCluster(Cluster):
         with file_lock(self.settings.home / ".cluster.lock"):
             node["pid"] = self._launch(self.jvm, node_id)
             write_state(self.settings, self._state)
+        announce(f"node {node_id} started")
         wait_rejoined(self, [node_id], timeout=timeout or self.settings.start_timeout,
                       check_alive=self._check_node_alive)
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from labkit.cluster import resolve
 from labkit.exceptions import ControlError
 from labkit.kafka.topics import listing, partition_ids
+from labkit.moments import announce
 from labkit.validate import aware, choice
 from labkit.waiting import Deadline
 
@@ -274,6 +275,7 @@ class ConsumerPanel(_Panel):
             if tp.partition in assigned:
                 consumer.seek(tp)
         consumer.commit(offsets=found, asynchronous=False)
+        announce(f"{self.group} offsets reset")
         new = {tp.partition: tp.offset for tp in found}
         self.positions.update(new)
         stamp = datetime.fromtimestamp(ms / 1000, UTC)
