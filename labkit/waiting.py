@@ -10,9 +10,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from labkit.exceptions import ClusterTimeoutError, LabkitError, UsageError
+from labkit.exceptions import ClusterTimeoutError, KafkaRequestError, LabkitError
 
 T = TypeVar("T")
+
+TRANSIENT: tuple[type[LabkitError], ...] = (ClusterTimeoutError, KafkaRequestError)
+"""labkit errors that may go away by asking again (the cluster is settling)."""
 
 
 class Deadline:
@@ -62,7 +65,9 @@ def poll_until(
 ) -> T:
     """Call ``fn()`` every ``interval`` seconds until it returns something truthy, and return
     that. Exceptions of the ``retry_on`` types count as "not yet" (the last is reported); any
-    other propagates at once, and so does a UsageError unless ``retry_on`` names it.
+    other propagates at once, and so does labkit's own definite answer (any LabkitError but
+    the TRANSIENT ones: a timeout, a request the cluster refused) unless ``retry_on`` names
+    it.
     After ``timeout`` seconds raise ``error`` naming ``what``, the time waited, the last
     error (or ``describe(last value)``) and ``hint``."""
     deadline = Deadline(timeout)
@@ -74,8 +79,9 @@ def poll_until(
                 return value
             last = describe(value) if describe is not None else last
         except retry_on as exc:
-            if Exception in retry_on and isinstance(exc, UsageError):
-                raise  # a mistake in the arguments will not go away by asking again
+            if Exception in retry_on and isinstance(exc, LabkitError) and not isinstance(
+                    exc, TRANSIENT):
+                raise  # a definite answer (a bad argument, a node that died): do not ask again
             last = f"{type(exc).__name__}: {exc}"
         if deadline.passed:
             raise error(timeout_message(what, timeout, last, hint))

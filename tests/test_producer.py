@@ -252,7 +252,7 @@ def test_cli_ctrl_c_stops_cleanly(cluster: labkit.Cluster, topic: str) -> None:
 def test_cli_errors_are_one_line(cluster: labkit.Cluster, topic: str) -> None:
     assert_one_line_error(run_cli("produce", "nope", "--topic", topic), "unknown scenario")
     assert_one_line_error(run_cli("produce", "pizza", "--topic", topic, "--poison", "0.9"),
-                          "poison_fraction")
+                          "--poison", "0 to 0.5")
     cluster.fresh_topic(topic, partitions=1, max_message_bytes="200")
     out = run_cli("produce", "pizza", "--topic", topic, "--limit", "3", timeout=120)
     assert_one_line_error(out, topic, "MSG_SIZE_TOO_LARGE")
