@@ -92,6 +92,8 @@ class Settings:
                          [LABKIT_COMPOSE_FILE]
       solutions:         exercise solution cells run (instructors, make test)
                          [LABKIT_SOLUTIONS: 1/true/yes/on]
+      presenter:         larger charts and fonts, for an instructor's projector
+                         [LABKIT_PRESENTER: 1/true/yes/on]
     """
 
     home: Path
@@ -113,6 +115,7 @@ class Settings:
     ssl_ca_location: Path | None = None
     compose_file: Path = DEFAULT_COMPOSE_FILE
     solutions: bool = False
+    presenter: bool = False
 
     def __repr__(self) -> str:
         shown = []
@@ -230,6 +233,8 @@ class Settings:
             raw["compose_file"] = Path(cf).expanduser()
         if (so := _env("LABKIT_SOLUTIONS")) is not None:
             raw["solutions"] = _bool("LABKIT_SOLUTIONS", so)
+        if (pr := _env("LABKIT_PRESENTER")) is not None:
+            raw["presenter"] = _bool("LABKIT_PRESENTER", pr)
         raw.update({k: v for k, v in overrides.items() if v is not None})
         for key in ("home", "ssl_ca_location", "compose_file", "kafka_home"):
             if isinstance(raw.get(key), str):

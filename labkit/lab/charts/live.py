@@ -5,8 +5,13 @@
 
 How it works: each tick samples every series, draws a matplotlib ``Figure`` with the Agg
 backend (no pyplot, nothing from threads) and updates one IPython display handle, at most
-twice a second. The saved notebook keeps only the last picture, so it renders on GitHub and
-passes nbval. Outside a Jupyter kernel nothing is displayed; ``run`` still samples.
+twice a second. The saved notebook keeps only the last picture (rendered at twice the pixels
+of the live frames, for HiDPI screens), so it renders on GitHub and passes nbval. Outside a
+Jupyter kernel nothing is displayed; ``run`` still samples.
+
+Every series has a unit; a chart shows at most two (the second on a twin y-axis). Marks are
+labelled vertical lines: ``chart.mark("consumer paused")``, and labkit's own actions (a node
+stopped, a service paused, ...) mark every chart that is running (:mod:`labkit.moments`).
 """
 
 from __future__ import annotations
@@ -17,22 +22,19 @@ import math
 import numbers
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from labkit.cluster import resolve
+from labkit import moments
 from labkit.exceptions import ChartError, LabkitError
-from labkit.kafka.groups import progress
-from labkit.kafka.offsets import offsets
-from labkit.kafka.topics import describe, partition_ids
+from labkit.lab.charts import drawing, style
+from labkit.lab.charts.drawing import Frame, Mark
 from labkit.validate import positive
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
-
-    from labkit.cluster import Cluster
 
 MIN_INTERVAL = 0.5
 """Seconds between samples and redraws at the least (at most 2 updates a second)."""
@@ -43,6 +45,8 @@ class _Series:
     name: str
     fn: Callable[[], Any]
     rate: bool
+    unit: str | None
+    index: int
     previous: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
@@ -74,18 +78,24 @@ def _number(value: Any, where: str) -> float:
 class LiveChart:
     """A line chart of sampled values that redraws in place.
 
-    ``interval`` is the seconds between samples (below 0.5 it is raised to 0.5); ``window``
-    shows only the last that many seconds (None: everything).
+    ``title`` says what is shown, ``note`` what to notice (a line under the title, e.g.
+    "lag rises while analytics is down and falls after it returns"). ``ylabel`` labels the
+    first y-axis (default: the unit of its series). ``interval`` is the seconds between
+    samples (below 0.5 it is raised to 0.5); ``window`` shows only the last that many seconds
+    (None: everything); ``size`` is (width, height) in inches at 100 px an inch (default: the
+    lab style's, larger with ``LABKIT_PRESENTER=1``).
     """
 
-    def __init__(self, *, title: str = "", ylabel: str = "", interval: float = MIN_INTERVAL,
-                 window: float | None = None, size: tuple[float, float] = (7.0, 3.2)) -> None:
+    def __init__(self, *, title: str = "", ylabel: str = "", note: str = "",
+                 interval: float = MIN_INTERVAL, window: float | None = None,
+                 size: tuple[float, float] | None = None) -> None:
         if not interval > 0:
             raise ChartError(f"interval={interval!r}: give the seconds between samples (>0)")
         if window is not None and not window > 0:
             raise ChartError(f"window={window!r}: give the seconds to show (>0), or None")
         self.title = title
-        self.ylabel = ylabel
+        self.note = note
+        self._ylabel = ylabel
         self.interval = max(float(interval), MIN_INTERVAL)
         self.window = window
         self.size = size
@@ -93,26 +103,108 @@ class LiveChart:
         """(elapsed seconds, series, message) of every sample that failed (drawn as a gap)."""
         self.task_result: Any = None
         self._series: list[_Series] = []
+        self._columns: dict[str, tuple[_Series, str]] = {}  # column -> (series, colour key)
         self._rows: list[dict[str, Any]] = []
+        self._marks: list[Mark] = []
+        self._lock = threading.Lock()  # marks arrive from any thread
+        self._started: float | None = None  # monotonic start of the run under way
 
-    def add_series(self, name: str, sample_fn: Callable[[], Any], *,
-                   rate: bool = False) -> LiveChart:
+    # -- series and units ---------------------------------------------------------------------
+    def add_series(self, name: str, sample_fn: Callable[[], Any], *, rate: bool = False,
+                   unit: str | None = None) -> LiveChart:
         """Plot what ``sample_fn()`` returns: a number (one line called ``name``) or a dict of
         numbers (one line per key, called ``"<name> <key>"``, or just the key if ``name`` is
         ""). With ``rate=True`` the values are counters and the chart shows their change per
-        second. Returns the chart, so calls chain."""
+        second. ``unit`` is what the values count ("events", "offset"; with ``rate=True``
+        the chart shows "<unit>/s"); None: the first axis's. A chart has at most two units,
+        one per y-axis. Returns the chart, so calls chain."""
         if not callable(sample_fn):
             raise ChartError(f"series {name!r}: sample_fn must be a function taking no arguments")
         if any(s.name == name for s in self._series):
             raise ChartError(f"the chart already has a series {name!r}; pick another name")
-        self._series.append(_Series(name, sample_fn, rate))
+        if unit is not None and (not isinstance(unit, str) or not unit.strip()):
+            raise ChartError(f"series {name!r}: unit={unit!r}; give a word such as 'events', "
+                             "or leave it out")
+        shown = None if unit is None else (f"{unit}/s" if rate else unit)
+        units = self._declared()
+        if shown is not None and shown not in units and len(units) >= 2:
+            raise ChartError(f"series {name!r} is in {shown!r} but the chart already shows "
+                             f"{units[0]!r} and {units[1]!r} (one unit per y-axis, two at most)"
+                             "; draw it on a chart of its own")
+        self._series.append(_Series(name, sample_fn, rate, shown, len(self._series)))
         return self
+
+    def _declared(self) -> list[str]:
+        return list(dict.fromkeys(s.unit for s in self._series if s.unit is not None))
+
+    @property
+    def units(self) -> list[str]:
+        """The unit of each y-axis (one or two), in order."""
+        declared = self._declared()
+        if self._ylabel in declared:  # the axis the chart's ylabel names comes first
+            declared.remove(self._ylabel)
+            declared.insert(0, self._ylabel)
+        return declared or [self._ylabel]
+
+    @property
+    def ylabel(self) -> str:
+        """The label of the first y-axis: as set, else its unit."""
+        return self._ylabel or self.units[0]
+
+    @ylabel.setter
+    def ylabel(self, value: str) -> None:
+        self._ylabel = value
+
+    # -- marks --------------------------------------------------------------------------------
+    def mark(self, label: str, *, at: float | None = None) -> None:
+        """A labelled vertical line: at the current moment of the run under way, or ``at``
+        seconds after the start of the run (a mark given ``at=`` before ``run()`` stays for
+        the runs that follow; marks made during a run go with it)."""
+        if not isinstance(label, str) or not label.strip():
+            raise ChartError(f"mark({label!r}): give a short text saying what happened")
+        started = self._started
+        if at is None:
+            if started is None:
+                raise ChartError(f"mark({label!r}) outside run(): give at=<seconds after the "
+                                 "start> (or mark while the chart runs)")
+            at = time.monotonic() - started
+        elif isinstance(at, bool) or not isinstance(at, numbers.Real) or not at >= 0:
+            raise ChartError(f"mark({label!r}, at={at!r}): give the seconds after the start "
+                             "(a number >= 0)")
+        with self._lock:
+            self._marks.append(Mark(round(float(at), 3), label.strip(), started is None))
+
+    @property
+    def marks(self) -> list[tuple[float, str]]:
+        """(seconds after the start, label) of every mark, in time order."""
+        with self._lock:
+            return [(m.at, m.label) for m in sorted(self._marks, key=lambda m: m.at)]
+
+    def _announced(self, label: str, when: float) -> None:
+        """A :mod:`labkit.moments` listener: labkit did something while the chart runs."""
+        started = self._started
+        if started is not None:
+            with self._lock:
+                self._marks.append(Mark(round(max(0.0, when - started), 3), label))
 
     # -- sampling -----------------------------------------------------------------------------
     def _column(self, series: _Series, key: Any) -> str:
         if key is None:
             return series.name
         return str(key) if series.name == "" else f"{series.name} {key}"
+
+    def _values(self, s: _Series, raw: Any) -> dict[str, Any]:
+        """Column -> value of one sample of ``s`` (numbers; strip charts take categories)."""
+        where = f"series {s.name!r}"
+        if isinstance(raw, Mapping):
+            out = {}
+            for k, v in raw.items():
+                col = self._column(s, k)
+                self._columns.setdefault(col, (s, str(k)))
+                out[col] = _number(v, f"{where}[{k!r}]")
+            return out
+        self._columns.setdefault(s.name, (s, s.name))
+        return {s.name: _number(raw, where)}
 
     def _sample(self, elapsed: float, wall: float) -> None:
         import pandas as pd
@@ -126,12 +218,7 @@ class LiveChart:
             except _sample_errors() as exc:
                 self.errors.append((elapsed, s.name, f"{type(exc).__name__}: {exc}"))
                 continue
-            where = f"series {s.name!r}"
-            if isinstance(raw, Mapping):
-                values = {self._column(s, k): _number(v, f"{where}[{k!r}]") for k, v in raw.items()}
-            else:
-                values = {self._column(s, None): _number(raw, where)}
-            for col, v in values.items():
+            for col, v in self._values(s, raw).items():
                 if s.rate:
                     prev = s.previous.get(col)
                     s.previous[col] = (elapsed, v)
@@ -148,39 +235,38 @@ class LiveChart:
         return pd.DataFrame(self._rows, columns=None if self._rows else ["elapsed", "time"])
 
     # -- drawing ------------------------------------------------------------------------------
+    def _size(self, st: style.Style) -> tuple[float, float]:
+        return self.size or st.size
+
+    def _frame(self, st: style.Style) -> Frame:
+        return Frame(style=st, size=self._size(st),
+                     title=self.title or ", ".join(s.name for s in self._series if s.name),
+                     note=self.note, marks=[Mark(at, label) for at, label in self.marks],
+                     window=self.window, errors=list(self.errors))
+
+    def _draw(self, fig: Figure, frame: Frame, df: pd.DataFrame) -> None:
+        units = self.units
+        frame.axis_labels = [self.ylabel, *units[1:]]
+        for col in (c for c in df.columns if c not in ("elapsed", "time")):
+            s, key = self._columns.get(col, (None, col))
+            axis = units.index(s.unit) if s is not None and s.unit in units else 0
+            frame.lines.append(drawing.Line(col, col, style.colour(key), drawing.LINE_STYLES[
+                (s.index if s is not None else 0) % len(drawing.LINE_STYLES)], axis))
+        drawing.draw_lines(fig, frame, df)
+
     def figure(self) -> Figure:
         """The chart as a matplotlib Figure (Agg; safe to keep, save or show)."""
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=self.size, dpi=90)
-        # fixed margins: an automatic layout doubles the drawing time of each frame
-        fig.subplots_adjust(left=0.11, right=0.98, top=0.9, bottom=0.16)
-        ax = fig.add_subplot()
-        df = self.samples
-        lines = [c for c in df.columns if c not in ("elapsed", "time")]
-        for col in lines:
-            ax.plot(df["elapsed"], df[col], marker="." if len(df) < 40 else None, label=col)
-        end = float(df["elapsed"].iloc[-1]) if len(df) else 0.0
-        if self.window is not None:
-            ax.set_xlim(max(0.0, end - self.window), max(end, self.window))
-        ax.set_xlabel("seconds")
-        ax.set_ylabel(self.ylabel)
-        ax.set_title(self.title or ", ".join(s.name for s in self._series))
-        ax.grid(alpha=0.3)
-        if lines:
-            ax.legend(loc="upper left", fontsize="small", ncols=1 + len(lines) // 8)
-        if not len(df):
-            ax.text(0.5, 0.5, "waiting for the first sample", ha="center", transform=ax.transAxes)
-        if self.errors:
-            t, name, msg = self.errors[-1]
-            fig.text(0.01, 0.005, f"{len(self.errors)} failed sample(s), last at {t:.1f}s "
-                     f"({name}): {msg}"[:110], fontsize="x-small", color="firebrick")
+        frame = self._frame(style.current())
+        fig = Figure(figsize=frame.size, dpi=style.DISPLAY_DPI)
+        self._draw(fig, frame, self.samples)
         return fig
 
-    def png(self) -> bytes:
-        """The chart as PNG bytes."""
+    def png(self, scale: float = style.HIDPI) -> bytes:
+        """The chart as PNG bytes, ``scale`` pixels per displayed pixel (live frames: 1)."""
         buf = io.BytesIO()
-        self.figure().savefig(buf, format="png")
+        self.figure().savefig(buf, format="png", dpi=style.DISPLAY_DPI * scale)
         return buf.getvalue()
 
     # -- running ------------------------------------------------------------------------------
@@ -193,7 +279,8 @@ class LiveChart:
         ``scaled=True`` to multiply by ``LABKIT_TIME_SCALE`` here. Stops early once
         ``until()`` is true, or once ``task`` (run in a background thread, its return value
         kept in ``task_result``) has finished; a task
-        still running at the end raises ChartError. Each run starts a fresh chart.
+        still running at the end raises ChartError. Each run starts a fresh chart (marks
+        given with ``at=`` before it stay). While it runs, labkit's own actions mark it.
         ``display``: show the chart (default: only inside a Jupyter kernel)."""
         if not self._series:
             raise ChartError("the chart has no series; add one with add_series(name, fn)")
@@ -204,29 +291,40 @@ class LiveChart:
             seconds = Settings.from_env().scaled(seconds)
         show = _in_kernel() if display is None else display
         self._rows, self.errors, self.task_result = [], [], None
+        with self._lock:
+            self._marks = [m for m in self._marks if m.planned]
         for s in self._series:
             s.previous.clear()
         import matplotlib.figure  # noqa: F401 - import before the clock starts
         import pandas  # noqa: F401
 
-        worker, outcome = self._start_task(task)
+        self._started = start = time.monotonic()
+        moments.subscribe(self._announced)
+        try:
+            worker, outcome = self._start_task(task)
+            self._loop(start, start + seconds, worker, until, show)
+        finally:
+            moments.unsubscribe(self._announced)
+            self._started = None
+        return self._finish(worker, outcome, seconds)
+
+    def _loop(self, start: float, deadline: float, worker: threading.Thread | None,
+              until: Callable[[], bool] | None, show: bool) -> None:
+        """Sample on a fixed grid (not poll_until) until the deadline, ``until`` or the task;
+        the last frame is drawn at HiDPI."""
         handle = None
-        start = time.monotonic()
-        deadline = start + seconds  # not poll_until: it samples and draws on a fixed grid
         tick = 0
         while True:
             task_done = worker is not None and not worker.is_alive()
             sampled_at = time.monotonic()
             self._sample(sampled_at - start, time.time())
-            handle = self._show(handle) if show else None
-            if task_done or (until is not None and until()):
-                break
             tick += 1  # on the grid of interval, never closer than interval to the last
             next_at = max(start + tick * self.interval, sampled_at + self.interval)
-            if next_at > deadline + 1e-3:
-                break
+            last = task_done or (until is not None and until()) or next_at > deadline + 1e-3
+            handle = self._show(handle, style.HIDPI if last else 1.0) if show else None
+            if last:
+                return
             time.sleep(max(0.0, next_at - time.monotonic()))  # pacing, not a readiness wait
-        return self._finish(worker, outcome, seconds)
 
     def _start_task(self, task: Callable[[], Any] | None
                     ) -> tuple[threading.Thread | None, dict[str, Any]]:
@@ -257,92 +355,14 @@ class LiveChart:
             self.task_result = outcome.get("result")
         return self.samples
 
-    def _show(self, handle: Any) -> Any:
+    def _show(self, handle: Any, scale: float) -> Any:
         from IPython.display import Image
         from IPython.display import display as ipy_display
 
-        image = Image(self.png())
+        st = style.current()
+        width, _height = st.pixels(self._size(st))
+        image = Image(self.png(scale), width=width)
         if handle is None:
             return ipy_display(image, display_id=True)
         handle.update(image)
         return handle
-
-
-# -- where the numbers come from: the query layer (labkit.kafka); charts only draw ------------
-def _nan(value: int | None) -> float:
-    return math.nan if value is None else float(value)
-
-
-def _topics(topics: str | Iterable[str]) -> list[str]:
-    names = [topics] if isinstance(topics, str) else list(topics)
-    if not names:
-        raise ChartError("no topics given; pass a topic name or a list of them")
-    return names
-
-
-# -- ready-made charts -------------------------------------------------------------------------
-def throughput(topics: str | Iterable[str], *, cluster: Cluster | None = None,
-               interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
-    """Events per second written to each topic (change of the summed high watermarks)."""
-    c, names = resolve(cluster), _topics(topics)
-    for t in names:
-        partition_ids(c, t)
-
-    def ends() -> dict[str, float]:  # NaN (a gap) while a partition has no leader
-        return {t: sum(_nan(o) for o in offsets(c, t).values()) for t in names}
-
-    chart = LiveChart(title="throughput", ylabel="events/s", interval=interval, window=window)
-    return chart.add_series("", ends, rate=True)
-
-
-def log_end_offsets(topic: str, *, cluster: Cluster | None = None,
-                    interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
-    """The high watermark of every partition of ``topic`` (the offset the next record
-    gets, once replicated)."""
-    c = resolve(cluster)
-    partition_ids(c, topic)
-    chart = LiveChart(title=f"high watermarks of {topic!r}", ylabel="offset",
-                      interval=interval, window=window)
-    return chart.add_series("", lambda: {f"p{p}": _nan(o) for p, o in offsets(c, topic).items()})
-
-
-def lag_chart(group: str, topic: str, *, cluster: Cluster | None = None,
-              interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
-    """Consumer lag of ``group`` per partition of ``topic``: high watermark minus committed
-    offset (minus the log-start offset where the group has committed nothing yet)."""
-    c = resolve(cluster)
-    partition_ids(c, topic)
-
-    def lag() -> dict[str, float]:
-        return {f"p{p}": _nan(pr.lag) for p, pr in progress(c, group, topic).items()}
-
-    chart = LiveChart(title=f"lag of group {group!r} on {topic!r}", ylabel="events behind",
-                      interval=interval, window=window)
-    return chart.add_series("", lag)
-
-
-def isr_sizes(topic: str, *, cluster: Cluster | None = None,
-              interval: float = MIN_INTERVAL, window: float | None = None) -> LiveChart:
-    """How many replicas of each partition of ``topic`` are in sync."""
-    c = resolve(cluster)
-    partition_ids(c, topic)
-
-    def sizes() -> dict[str, int]:
-        md = describe(c, topic, timeout=5)
-        return {f"p{p}": len(md.partitions[p].isrs) for p in sorted(md.partitions)}
-
-    chart = LiveChart(title=f"in-sync replicas of {topic!r}", ylabel="replicas in sync",
-                      interval=interval, window=window)
-    return chart.add_series("", sizes)
-
-
-def state_size(fn: Callable[[], Any], *, name: str = "state", interval: float = MIN_INTERVAL,
-               window: float | None = None) -> LiveChart:
-    """The size of some state while it is built (e.g. during a replay): ``fn()`` returns a
-    number or something with a ``len``. Pair with ``run(seconds, task=...)``."""
-    def size() -> float:
-        value = fn()
-        return float(len(value)) if hasattr(value, "__len__") else value
-
-    chart = LiveChart(title=f"size of {name}", ylabel="entries", interval=interval, window=window)
-    return chart.add_series(name, size)
