@@ -90,7 +90,8 @@ def plain_consume(cluster: labkit.Cluster, topic: str, n: int) -> float:
 
 def produce_with_chart(cluster: labkit.Cluster, topic: str, recs: list[EncodedRecord]) -> float:
     """labkit.produce at full speed while a throughput LiveChart samples and draws a PNG twice a
-    second in this thread, as a notebook cell does (the PNG is made, just not displayed)."""
+    second in this thread, as a notebook cell does (the PNG is made, just not displayed): live
+    frames at 1x, a mark every other frame, the last frame at HiDPI."""
     from labkit.lab.charts import throughput
 
     chart = throughput(topic, cluster=cluster)
@@ -98,9 +99,13 @@ def produce_with_chart(cluster: labkit.Cluster, topic: str, recs: list[EncodedRe
     handle = produce(recs, topic, cluster=cluster)
     frames = 0
     while not handle.wait(0.5):
-        chart._sample(time.perf_counter() - t0, time.time())
-        chart.png()
+        elapsed = time.perf_counter() - t0
+        chart._sample(elapsed, time.time())
+        if frames % 2:
+            chart.mark(f"mark {frames}", at=elapsed)
+        chart.png(scale=1.0)
         frames += 1
+    chart.png()
     took = time.perf_counter() - t0
     handle.raise_for_errors()
     assert frames > 0

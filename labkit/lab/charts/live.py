@@ -264,9 +264,11 @@ class LiveChart:
         return fig
 
     def png(self, scale: float = style.HIDPI) -> bytes:
-        """The chart as PNG bytes, ``scale`` pixels per displayed pixel (live frames: 1)."""
+        """The chart as PNG bytes, ``scale`` pixels per displayed pixel (live frames: 1, and
+        compressed fast: they are replaced half a second later)."""
         buf = io.BytesIO()
-        self.figure().savefig(buf, format="png", dpi=style.DISPLAY_DPI * scale)
+        fast = {"compress_level": 1} if scale < style.HIDPI else None
+        self.figure().savefig(buf, format="png", dpi=style.DISPLAY_DPI * scale, pil_kwargs=fast)
         return buf.getvalue()
 
     # -- running ------------------------------------------------------------------------------
