@@ -301,7 +301,7 @@ def ctx(cluster: labkit.Cluster) -> Iterator[Ctx]:
     cluster.fresh_topic(TOPIC, partitions=2)
     produce_records(cluster, TOPIC, [{"key": f"k{i}", "value": b"v", "partition": i % 2}
                                      for i in range(10)])
-    labkit.read(TOPIC, group=GROUP, cluster=cluster)  # the group exists: it committed
+    labkit.read(TOPIC, group=GROUP, decode=False, cluster=cluster)  # the group committed
     stopped = labkit.produce("pizza", TOPIC, limit=1, cluster=cluster)
     stopped.wait(60)
     yield Ctx(cluster, stopped)

@@ -60,6 +60,10 @@ def _listing(conn: Connection, timeout: float) -> dict[str, Any]:
     return dict(metadata(conn, timeout=timeout).topics)
 
 
+class _NotListed(ClusterTimeoutError):
+    """The topic is still not in the metadata after the settle time."""
+
+
 def describe(conn: Connection, topic: str, *, timeout: float = TIMEOUT) -> TopicMetadata:
     """The metadata of ``topic`` (``.partitions``: id -> leader, replicas, isrs).
     UnknownTopicError (with "did you mean") if there is no such topic."""
@@ -74,10 +78,11 @@ def describe(conn: Connection, topic: str, *, timeout: float = TIMEOUT) -> Topic
 
     try:  # a topic created a moment ago may not be in every broker's metadata yet
         metadata = poll_until(f"topic {topic!r} to appear in the metadata", found,
-                              timeout=SETTLE if _just_created(topic) else 0.0, retry_on=())
+                              timeout=SETTLE if _just_created(topic) else 0.0, retry_on=(),
+                              error=_NotListed)
         assert metadata is not None  # poll_until returns only a truthy result of found()
         return metadata
-    except ClusterTimeoutError:
+    except _NotListed:  # (a cluster that does not answer is a ClusterTimeoutError instead)
         lab = [n for n in seen if not n.startswith("__")]
         raise UnknownTopicError(f"topic {topic!r} does not exist{near(topic, lab)}; create it "
                                 f"(e.g. cluster.fresh_topic({topic!r})) or check the name") \
