@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -44,9 +43,11 @@ _SDK_PREAMBLE = "Failed to create CloudEvent due to the validation errors:: "
 _BY_TYPE_BYTES: dict[bytes, type[Event]] = {t.encode(): m for t, m in CE_TYPES.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class EncodedRecord:
-    """What to hand to ``Producer.produce(topic, value, key, headers=...)``."""
+class EncodedRecord(NamedTuple):
+    """What to hand to ``Producer.produce(topic, value, key, headers=...)``.
+
+    A named tuple (immutable, and about 5x cheaper to make than a frozen dataclass, which
+    matters at 200,000 records a second): ``key, value, headers = record`` works too."""
 
     key: bytes
     value: bytes

@@ -15,16 +15,18 @@ The clock is compressed so an order is delivered within a few simulated minutes.
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import itertools
+import math
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from labkit.events import (
     KINDS,
-    Address,
     CartCheckedOut,
     CustomerUpdated,
     EmailSent,
@@ -38,13 +40,13 @@ from labkit.events import (
     OutForDelivery,
     PaymentAuthorized,
     PaymentMethod,
-    Pizza,
     PizzaBaked,
     Size,
     UserRegistered,
 )
 from labkit.exceptions import SettingsError
 from labkit.scenarios.base import Scenario, _check_float, register_scenario
+from labkit.scenarios.fast import time_text
 
 MENU = {
     "margherita": 9.0,
@@ -68,29 +70,42 @@ STREETS = ["Kafka Lane", "Broker Street", "Offset Road", "Partition Way", "Topic
 # fmt: on
 CITIES = [("Springfield", "SP"), ("Riverton", "RV"), ("Lakeside", "LK"), ("Hillview", "HV")]
 COURIERS = ["Mia", "Noah", "Zoe", "Omar", "Lena", "Ravi"]
+METHODS: tuple[list[PaymentMethod], list[int]] = (["card", "paypal", "voucher"], [6, 9, 10])
+PIZZAS_PER_ORDER = ([1, 2, 3, 4], [4, 7, 9, 10])
+"""(population, cumulative weights) for ``rng.choices(population, weights=...)``."""
 TIERS: list[tuple[int, LoyaltyTier]] = [(10, "gold"), (5, "silver"), (2, "bronze"), (0, "none")]
 """Delivered orders needed for each loyalty tier."""
 
 
-@dataclass
+MENU_NAMES, SIZE_NAMES = list(MENU), list(SIZES)
+PRICES = {(n, z): round(MENU[n] * SIZES[z] * 2) / 2 for n in MENU for z in SIZES}
+
+Data = dict[str, Any]
+T = TypeVar("T")
+Out = tuple[type[Event], Data] | None
+"""What an action of the world returns: an event as (model, its JSON as a dict), or None."""
+
+
+@dataclass(slots=True)
 class _Customer:
     id: str
     name: str
     email: str
-    address: Address
+    address: Data
     phone: str
-    registered_at: datetime
+    registered_at: str
     tier: LoyaltyTier = "none"
     opt_in: bool = False
     version: int = 0
     delivered: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Order:
     id: str
     customer: _Customer
-    items: list[Pizza]
+    items: list[Data]
+    total: float
 
 
 class PizzaShop(Scenario):
@@ -126,46 +141,84 @@ class PizzaShop(Scenario):
         self.logins_per_minute = logins_per_minute
         self.updates_per_minute = updates_per_minute
 
-    def _wanted(self, event: Event) -> bool:
-        return event.kind in self.kinds
+    def _wanted_type(self, model: type[Event]) -> bool:
+        return model.kind in self.kinds
 
     def _world(self) -> Iterator[tuple[float, Event]]:
+        for at, model, data in _World(self).run():
+            yield at, model.model_validate(data)
+
+    def _fast_world(self) -> Iterator[tuple[float, type[Event], Data]]:
         return _World(self).run()
 
 
+def _draws(rng: random.Random) -> tuple[Callable[[Sequence[T]], T], Callable[[int, int], int],
+                                         Callable[[tuple[list[T], list[int]]], T]]:
+    """``rng.choice``, ``rng.randint`` and ``rng.choices(...)[0]`` in one Python call each
+    instead of three: the same draws from the same generator, so the same story (CPython's
+    ``random`` algorithms for these; a test pins the bytes they make)."""
+    getrandbits, uniform = rng.getrandbits, rng.random
+
+    def choice(seq: Sequence[T]) -> T:
+        n = len(seq)
+        k = n.bit_length()
+        r = getrandbits(k)
+        while r >= n:
+            r = getrandbits(k)
+        return seq[r]
+
+    def randint(a: int, b: int) -> int:
+        n = b - a + 1
+        k = n.bit_length()
+        r = getrandbits(k)
+        while r >= n:
+            r = getrandbits(k)
+        return a + r
+
+    def weighted(table: tuple[list[T], list[int]]) -> T:
+        population, cum = table
+        return population[bisect.bisect(cum, uniform() * (cum[-1] + 0.0), 0, len(cum) - 1)]
+
+    return choice, randint, weighted
+
+
 class _World:
-    """A discrete-event simulation: a heap of (time, sequence, action); one event per action."""
+    """A discrete-event simulation: a heap of (time, sequence, action); one event per action.
+    Actions return the event as (model, data dict); the scenario encodes or validates it."""
 
     def __init__(self, shop: PizzaShop) -> None:
         self.shop = shop
         self.rng = random.Random(shop.seed)
-        self.heap: list[tuple[float, int, Callable[..., Event | None], tuple[Any, ...]]] = []
-        self.seq = 0
+        self.random = self.rng.random
+        self.choice, self.randint, self.weighted = _draws(self.rng)
+        self.heap: list[tuple[float, int, Callable[..., Out], tuple[Any, ...]]] = []
+        self.seq = itertools.count()
         self.now = 0.0
         self.customers: list[_Customer] = []
         self.active: list[_Customer] = []
         self.orders = 0
 
-    def later(self, lo: float, hi: float, action: Callable[..., Event | None], *args: Any) -> None:
+    def later(self, lo: float, hi: float, action: Callable[..., Out], *args: Any) -> None:
         """Schedule ``action(*args)`` between lo and hi seconds from now."""
-        self.at(self.now + self.rng.uniform(lo, hi), action, *args)
+        # rng.uniform(lo, hi), inlined: the same draw, the same float
+        heapq.heappush(self.heap, (self.now + (lo + (hi - lo) * self.random()),
+                                   next(self.seq), action, args))
 
-    def at(self, when: float, action: Callable[..., Event | None], *args: Any) -> None:
-        heapq.heappush(self.heap, (when, self.seq, action, args))
-        self.seq += 1
+    def at(self, when: float, action: Callable[..., Out], *args: Any) -> None:
+        heapq.heappush(self.heap, (when, next(self.seq), action, args))
 
-    def every(self, per_minute: float, action: Callable[[], Event | None]) -> None:
+    def every(self, per_minute: float, action: Callable[[], Out]) -> None:
         """Run ``action`` as a Poisson process with the given rate."""
         if per_minute <= 0:
             return
 
-        def tick() -> Event | None:
-            self.at(self.now + self.rng.expovariate(per_minute / 60), tick)
+        def tick() -> Out:  # rng.expovariate(per_minute / 60), inlined
+            self.at(self.now + -math.log(1.0 - self.random()) / (per_minute / 60), tick)
             return action()
 
         self.at(self.rng.expovariate(per_minute / 60), tick)
 
-    def run(self) -> Iterator[tuple[float, Event]]:
+    def run(self) -> Iterator[tuple[float, type[Event], Data]]:
         shop = self.shop
         self.at(0.0, self.sign_up)
         self.every(shop.orders_per_minute, self.check_out)
@@ -173,18 +226,20 @@ class _World:
         self.every(shop.updates_per_minute, self.change_profile)
         if shop.burst_every is not None:
             self.at(shop.burst_every, self.rush)
-        while self.heap:
-            self.now, _, action, args = heapq.heappop(self.heap)
-            event = action(*args)
-            if event is not None:
-                yield round(self.now, 3), event
+        heap, pop = self.heap, heapq.heappop
+        while heap:
+            now, _, action, args = pop(heap)
+            self.now = now
+            out = action(*args)
+            if out is not None:
+                yield round(now, 3), out[0], out[1]
 
     def time(self) -> datetime:
         return self.shop.start + timedelta(seconds=round(self.now, 3))
 
     # -- accounts and customers ------------------------------------------------------------
 
-    def sign_up(self) -> Event:
+    def sign_up(self) -> Out:
         rng, n = self.rng, len(self.customers) + 1
         first, last = rng.choice(FIRST), rng.choice(LAST)
         c = _Customer(
@@ -193,7 +248,7 @@ class _World:
             email=f"{first.lower()}.{last.lower()}{n}@example.com",
             address=self.address(),
             phone=self.phone(),
-            registered_at=self.time(),
+            registered_at=time_text(self.time()),
             opt_in=rng.random() < 0.4,
         )
         self.customers.append(c)
@@ -202,42 +257,44 @@ class _World:
         self.later(0.5, 3, self.email, c, "welcome", None)
         self.later(5, 60, self.credentials, c, "first_login")
         self.later(20, 90, self.update, c, ["name", "email", "address", "phone"])
-        return UserRegistered(customer_id=c.id, email=c.email, registered_at=c.registered_at)
+        return UserRegistered, {"customer_id": c.id, "email": c.email,
+                                "registered_at": c.registered_at}
 
-    def address(self) -> Address:
-        city, prefix = self.rng.choice(CITIES)
-        street = f"{self.rng.randint(1, 200)} {self.rng.choice(STREETS)}"
-        return Address(street=street, city=city, postcode=f"{prefix}{self.rng.randint(1, 99)}")
+    def address(self) -> Data:
+        city, prefix = self.choice(CITIES)
+        street = f"{self.randint(1, 200)} {self.choice(STREETS)}"
+        return {"street": street, "city": city, "postcode": f"{prefix}{self.randint(1, 99)}"}
 
     def phone(self) -> str:
-        return f"+1-555-01{self.rng.randrange(100):02d}"
+        return f"+1-555-01{self.randint(0, 99):02d}"  # rng.randrange(100): the same draw
 
-    def credentials(self, c: _Customer, reason: LoginReason) -> Event:
+    def credentials(self, c: _Customer, reason: LoginReason) -> Out:
         self.later(0.5, 3, self.email, c, "login_credentials", None)
-        return LoginCredentialsRequested(customer_id=c.id, email=c.email, reason=reason)
+        return LoginCredentialsRequested, {"customer_id": c.id, "email": c.email,
+                                           "reason": reason}
 
-    def forgot_login(self) -> Event | None:
+    def forgot_login(self) -> Out:
         if not self.customers:
             return None
         reasons: list[LoginReason] = ["forgot_password", "new_device"]
-        reason = self.rng.choice(reasons)
-        return self.credentials(self.rng.choice(self.customers), reason)
+        reason = self.choice(reasons)
+        return self.credentials(self.choice(self.customers), reason)
 
-    def update(self, c: _Customer, changed: list[str]) -> Event:
+    def update(self, c: _Customer, changed: list[str]) -> Out:
         if c.version == 0:
             self.active.append(c)
         c.version += 1
-        return CustomerUpdated(
-            customer_id=c.id, version=c.version, name=c.name, email=c.email,
-            address=c.address, phone=c.phone, loyalty_tier=c.tier, marketing_opt_in=c.opt_in,
-            registered_at=c.registered_at, changed=changed,
-        )  # fmt: skip
+        return CustomerUpdated, {
+            "customer_id": c.id, "version": c.version, "name": c.name, "email": c.email,
+            "address": c.address, "phone": c.phone, "loyalty_tier": c.tier,
+            "marketing_opt_in": c.opt_in, "registered_at": c.registered_at, "changed": changed,
+        }  # fmt: skip
 
-    def change_profile(self) -> Event | None:
+    def change_profile(self) -> Out:
         if not self.active:
             return None
-        c = self.rng.choice(self.active)
-        what = self.rng.choice(["address", "address", "phone", "email", "marketing_opt_in"])
+        c = self.choice(self.active)
+        what = self.choice(["address", "address", "phone", "email", "marketing_opt_in"])
         if what == "address":
             c.address = self.address()
             self.later(0.5, 3, self.email, c, "address_changed", None)
@@ -249,15 +306,16 @@ class _World:
             c.opt_in = not c.opt_in
         return self.update(c, [what])
 
-    def check_tier(self, c: _Customer) -> Event | None:
+    def check_tier(self, c: _Customer) -> Out:
         tier = next(name for needed, name in TIERS if c.delivered >= needed)
         if tier == c.tier:
             return None
         c.tier = tier
         return self.update(c, ["loyalty_tier"])
 
-    def email(self, c: _Customer, template: EmailTemplate, order_id: str | None) -> Event:
-        return EmailSent(customer_id=c.id, to=c.email, template=template, order_id=order_id)
+    def email(self, c: _Customer, template: EmailTemplate, order_id: str | None) -> Out:
+        return EmailSent, {"customer_id": c.id, "to": c.email, "template": template,
+                           "order_id": order_id}
 
     # -- orders ----------------------------------------------------------------------------
 
@@ -267,57 +325,55 @@ class _World:
             self.later(0, 10, self.check_out)
         self.at(self.now + self.shop.burst_every, self.rush)
 
-    def check_out(self) -> Event | None:
+    def check_out(self) -> Out:
         if not self.active:
             return None
-        rng = self.rng
+        choice = self.choice
         self.orders += 1
-        items = []
-        for _ in range(rng.choices([1, 2, 3, 4], weights=[4, 3, 2, 1])[0]):
-            name, size = rng.choice(list(MENU)), rng.choice(list(SIZES))
-            items.append(Pizza(name=name, size=size, price=round(MENU[name] * SIZES[size] * 2) / 2))
-        order = _Order(f"ord-{self.orders:06d}", rng.choice(self.active), items)
+        items, prices = [], []
+        for _ in range(self.weighted(PIZZAS_PER_ORDER)):
+            name, size = choice(MENU_NAMES), choice(SIZE_NAMES)
+            price = PRICES[name, size]
+            items.append({"name": name, "size": size, "price": price})
+            prices.append(price)
+        n = f"{self.orders:06d}"
+        order = _Order(f"ord-{n}", choice(self.active), items, round(sum(prices), 2))
         self.later(0.5, 2, self.place, order)
-        return CartCheckedOut(
-            order_id=order.id, cart_id=f"cart-{self.orders:06d}", customer_id=order.customer.id,
-            item_count=len(items), subtotal=self.total(order),
-        )  # fmt: skip
+        return CartCheckedOut, {
+            "order_id": order.id, "cart_id": f"cart-{n}", "customer_id": order.customer.id,
+            "item_count": len(items), "subtotal": order.total,
+        }  # fmt: skip
 
-    @staticmethod
-    def total(order: _Order) -> float:
-        return round(sum(p.price for p in order.items), 2)
-
-    def place(self, order: _Order) -> Event:
+    def place(self, order: _Order) -> Out:
         self.later(1, 3, self.email, order.customer, "order_confirmation", order.id)
         self.later(1, 5, self.pay, order)
-        return OrderPlaced(
-            order_id=order.id, customer_id=order.customer.id, items=order.items,
-            total=self.total(order),
-        )  # fmt: skip
+        return OrderPlaced, {"order_id": order.id, "customer_id": order.customer.id,
+                             "items": order.items, "total": order.total}
 
-    def pay(self, order: _Order) -> Event:
+    def pay(self, order: _Order) -> Out:
         self.later(20, 60, self.bake, order)
-        methods: list[PaymentMethod] = ["card", "paypal", "voucher"]
-        method = self.rng.choices(methods, weights=[6, 3, 1])[0]
-        return PaymentAuthorized(
-            order_id=order.id, customer_id=order.customer.id, amount=self.total(order),
-            payment_id=f"pay-{order.id[4:]}", method=method,
-        )  # fmt: skip
+        method = self.weighted(METHODS)
+        return PaymentAuthorized, {
+            "order_id": order.id, "customer_id": order.customer.id, "payment_id":
+            f"pay-{order.id[4:]}", "amount": order.total, "method": method,
+        }  # fmt: skip
 
-    def bake(self, order: _Order) -> Event:
+    def bake(self, order: _Order) -> Out:
         self.later(5, 30, self.send_out, order)
-        return PizzaBaked(order_id=order.id, pizzas=len(order.items), oven=self.rng.randint(1, 4))
+        return PizzaBaked, {"order_id": order.id, "pizzas": len(order.items),
+                            "oven": self.randint(1, 4)}
 
-    def send_out(self, order: _Order) -> Event:
-        eta = self.rng.randint(1, 3)
-        courier = self.rng.choice(COURIERS)
+    def send_out(self, order: _Order) -> Out:
+        eta = self.randint(1, 3)
+        courier = self.choice(COURIERS)
         self.later(eta * 40, eta * 80, self.deliver, order, courier)
-        return OutForDelivery(order_id=order.id, courier=courier, eta_minutes=eta)
+        return OutForDelivery, {"order_id": order.id, "courier": courier, "eta_minutes": eta}
 
-    def deliver(self, order: _Order, courier: str) -> Event:
+    def deliver(self, order: _Order, courier: str) -> Out:
         order.customer.delivered += 1
         self.later(0.5, 2, self.check_tier, order.customer)
-        return OrderDelivered(order_id=order.id, customer_id=order.customer.id, courier=courier)
+        return OrderDelivered, {"order_id": order.id, "customer_id": order.customer.id,
+                                "courier": courier}
 
 
 register_scenario("pizza", PizzaShop, description="the whole pizza shop: every stream")
