@@ -10,12 +10,14 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from labkit.exceptions import ClusterTimeoutError, KafkaRequestError, LabkitError
+from labkit.exceptions import CheckFailed, ClusterTimeoutError, KafkaRequestError, LabkitError
 
 T = TypeVar("T")
 
-TRANSIENT: tuple[type[LabkitError], ...] = (ClusterTimeoutError, KafkaRequestError)
-"""labkit errors that may go away by asking again (the cluster is settling)."""
+TRANSIENT: tuple[type[LabkitError], ...] = (ClusterTimeoutError, KafkaRequestError,
+                                           CheckFailed)
+"""labkit errors that may go away by asking again: the cluster is settling, or a check used
+as the condition of a wait has not passed yet (with solutions on, a failing check raises)."""
 
 
 class Deadline:
