@@ -229,13 +229,16 @@ def _positive_int(what: str) -> Callable[[str], int]:
     return check
 
 
+def _float(text: str, fix: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; {fix}") from None
+
+
 def _positive_number(what: str) -> Callable[[str], float]:
     def check(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not a number; use {what} above 0") from None
+        value = _float(text, f"use {what} above 0")
         if not (math.isfinite(value) and value > 0):
             raise argparse.ArgumentTypeError(f"{text} is not valid; use {what} above 0")
         return value
@@ -258,11 +261,7 @@ def _port(text: str) -> int:
 
 
 def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number; use a fraction from 0 to 0.5 (e.g. 0.05)") from None
+    value = _float(text, "use a fraction from 0 to 0.5 (e.g. 0.05)")
     if not 0 <= value <= 0.5:  # also false for nan
         raise argparse.ArgumentTypeError(
             f"{text} is not valid; use a fraction from 0 to 0.5 (e.g. 0.05)")
