@@ -8,6 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import cluster_bench
+import speed_bench
 import toolkit_bench
 
 
@@ -16,6 +17,9 @@ def main() -> None:
     cluster_bench.run()
     print("\n== toolkit ==", flush=True)
     toolkit_bench.run()
+    print("\n== speed: generation, produce with generation, produce_all 1M, replay 1M ==",
+          flush=True)
+    speed_bench.run()
 
 
 if __name__ == "__main__":

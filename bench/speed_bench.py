@@ -1,0 +1,226 @@
+"""Speed figures side by side in one run, each printed with its target and a ratio:
+
+* scenario generation (made AND encoded, CloudEvents binary mode) per scenario, on one core
+  (CPU seconds of this process), beside the model path (``events(check=True)``, the old way);
+* ``labkit.produce("pizza", topic, limit=N)`` (generation included) vs a plain
+  confluent-kafka loop re-sending the same records materialised beforehand (same config);
+* ``produce_all`` of 1,000,000 events with its progress bar;
+* the replay ceiling: Kafka's ``kafka-consumer-perf-test`` and a tuned plain loop, beside
+  ``labkit.replay`` into a dict, and ``labkit.read`` into a DataFrame.
+
+    PYTHONPATH=. python bench/speed_bench.py [gen|produce|replay|all]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import labkit
+from labkit.kafka import delete_topics
+from labkit.producer import produce, produce_all
+from labkit.reader import read, replay
+from labkit.scenarios import get_scenario, scenario_names
+
+TARGETS = {"gen_per_s": 200_000, "produce_ratio": 0.80, "replay_1m_s": 5.0,
+           "replay_ratio": 0.90, "read_ratio": 0.50, "produce_all_1m_s": 10.0}
+PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 5}
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def generation(n: int = 100_000) -> dict[str, float]:
+    """Events/s on one core (CPU time): the fast path and the model path, per scenario."""
+    out = {}
+    _say(f"== generation: {n:,} events made and encoded per scenario, CPU time of one core ==")
+    for name in scenario_names():
+        fast = []
+        for _ in range(2):
+            t0 = time.process_time()
+            for e in get_scenario(name, seed=1, limit=n):
+                e.record  # noqa: B018
+            fast.append(time.process_time() - t0)
+            if fast[-1] > 5:  # a filtered scenario: once is enough
+                break
+        m = max(1, n // 20)
+        t0 = time.process_time()
+        for e in get_scenario(name, seed=1, limit=m).events(check=True):
+            e.record  # noqa: B018
+        slow = (time.process_time() - t0) / m
+        rate = n / min(fast)
+        ok = "met" if rate >= TARGETS["gen_per_s"] else "NOT met"
+        _say(f"  {name:<16} {rate:>10,.0f} events/s (model path {1 / slow:>8,.0f}/s, "
+             f"x{rate * slow:4.1f}); ratio to target {rate / TARGETS['gen_per_s']:4.2f} "
+             f"(target >= {TARGETS['gen_per_s']:,}/s): {ok}")
+        out[name] = rate
+    return out
+
+
+def _plain_produce(cluster: Any, topic: str, recs: list[Any]) -> float:
+    from confluent_kafka import Producer
+
+    p = Producer(cluster.config(**PRODUCER))
+    t0 = time.perf_counter()
+    for r in recs:
+        while True:
+            try:
+                p.produce(topic, r.value, r.key, headers=r.headers)
+                break
+            except BufferError:
+                p.poll(0.05)
+    left = p.flush(120)
+    assert left == 0, f"{left} records not delivered"
+    return time.perf_counter() - t0
+
+
+def producing(cluster: Any, n: int = 200_000, rounds: int = 3) -> dict[str, float]:
+    topic = f"bench-speed-{uuid.uuid4().hex[:8]}"
+    cluster.fresh_topic(topic, partitions=3)
+    out: dict[str, float] = {}
+    try:
+        recs = [e.record for e in get_scenario("pizza", limit=n)]  # what produce("pizza") sends
+        _say(f"== produce, generation included: labkit.produce('pizza', limit={n:,}) vs a plain "
+             "loop over the same records made beforehand ==")
+        plain, lab = [], []
+        for _ in range(rounds):
+            plain.append(_plain_produce(cluster, topic, recs))
+            t0 = time.perf_counter()
+            h = produce("pizza", topic, limit=n, cluster=cluster, extra_config=dict(PRODUCER))
+            assert h.wait(300), h.summary()
+            lab.append(time.perf_counter() - t0)
+            assert h.acked == n, h.summary()
+        ratio = min(plain) / min(lab)
+        _say(f"  plain loop {n / min(plain):>9,.0f}/s; labkit.produce('pizza') "
+             f"{n / min(lab):>9,.0f}/s; ratio {ratio:4.2f} (target >= "
+             f"{TARGETS['produce_ratio']:.2f}): {'met' if ratio >= 0.8 else 'NOT met'}")
+        _say("    runs (s): plain " + ", ".join(f"{t:.2f}" for t in plain) + "; labkit "
+             + ", ".join(f"{t:.2f}" for t in lab))
+        out["produce_ratio"] = ratio
+        big = 1_000_000
+        cluster.fresh_topic(topic, partitions=3)
+        t0 = time.perf_counter()
+        produce_all("pizza", topic, limit=big, cluster=cluster, progress=True)
+        took = time.perf_counter() - t0
+        _say(f"  produce_all('pizza', limit=1,000,000) with its progress bar: {took:.2f} s "
+             f"({big / took:,.0f}/s; target <= {TARGETS['produce_all_1m_s']:.0f} s): "
+             f"{'met' if took <= TARGETS['produce_all_1m_s'] else 'NOT met'}")
+        out["produce_all_1m_s"] = took
+    finally:
+        delete_topics(cluster, [topic], timeout=60)
+    return out
+
+
+def _plain_consume(cluster: Any, topic: str, n: int, batch: int = 10_000) -> float:
+    """A tuned plain loop: one consumer, all partitions assigned, consume() in batches,
+    the value and headers touched (as a decoder would)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    c = Consumer(cluster.config(group_id=f"bench-{uuid.uuid4().hex[:8]}",
+                                enable_auto_commit=False, **{
+                                    "fetch.wait.max.ms": 10, "queued.max.messages.kbytes":
+                                    1 << 20, "max.partition.fetch.bytes": 8 << 20}))
+    parts = cluster.admin().list_topics(topic, timeout=10).topics[topic].partitions
+    t0 = time.perf_counter()
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+    seen = 0
+    while seen < n and time.perf_counter() - t0 < 300:
+        for m in c.consume(min(batch, n - seen), 1.0):
+            if m.error() is None:
+                m.value()
+                m.headers()
+                seen += 1
+    took = time.perf_counter() - t0
+    c.close()
+    assert seen == n, f"plain consume saw {seen} of {n}"
+    return took
+
+
+def _perf_test(cluster: Any, topic: str, n: int) -> float | None:
+    """Kafka's own consumer (Java): its elapsed seconds, as the ceiling of the broker."""
+    cmd = [sys.executable, "-m", "labkit.cli", "kafka", "kafka-consumer-perf-test",
+           "--bootstrap-server", cluster.bootstrap_servers, "--topic", topic, "--messages", str(n),
+           "--timeout", "60000"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                             env=os.environ.copy()).stdout
+    except subprocess.TimeoutExpired:
+        return None
+    rows = [line for line in out.splitlines() if re.match(r"^\d{4}-", line)]
+    if not rows:
+        _say("  kafka-consumer-perf-test: no result line:\n    " + out[-400:])
+        return None
+    cols = rows[-1].split(",")  # start, end, MB, MB/s, msgs, msgs/s, rebalance ms, fetch ms...
+    return int(cols[4]) / float(cols[5]) if float(cols[5]) else None
+
+
+def replaying(cluster: Any, n: int = 1_000_000) -> dict[str, float]:
+    topic = f"bench-replay-{uuid.uuid4().hex[:8]}"
+    cluster.fresh_topic(topic, partitions=3)
+    out: dict[str, float] = {}
+    try:
+        recs = [e.record for e in get_scenario("pizza", limit=20_000)]
+        _plain_produce(cluster, topic, [recs[i % len(recs)] for i in range(n)])
+        _say(f"== replay: {n:,} small events, 3 partitions ==")
+        java = _perf_test(cluster, topic, n)
+        if java:
+            _say(f"  kafka-consumer-perf-test (Java)   {n / java:>10,.0f}/s  {java:6.2f} s")
+        plains, replays, reads = [], [], []
+        for _ in range(2):
+            plains.append(_plain_consume(cluster, topic, n))
+            t0 = time.perf_counter()
+            state = replay(topic, _fold, {}, cluster=cluster, timeout=600)
+            replays.append(time.perf_counter() - t0)
+            assert state
+        base, took = min(plains), min(replays)
+        _say(f"  tuned plain consume loop          {n / base:>10,.0f}/s  {base:6.2f} s")
+        _say(f"  labkit.replay (dict of last types) {n / took:>9,.0f}/s  {took:6.2f} s  ratio "
+             f"{base / took:4.2f} (target >= {TARGETS['replay_ratio']:.2f}); 1M in "
+             f"{took * 1e6 / n:.2f} s (target <= {TARGETS['replay_1m_s']:.0f} s)")
+        m = n // 4
+        for _ in range(2):
+            t0 = time.perf_counter()
+            df = read(topic, cluster=cluster, stop={p: m // 3 for p in range(3)}, timeout=600)
+            reads.append(time.perf_counter() - t0)
+            del df
+        size = 3 * (m // 3)
+        read_ratio = (base * size / n) / min(reads)
+        _say(f"  labkit.read, {size:,} rows          {size / min(reads):>10,.0f}/s  "
+             f"{min(reads):6.2f} s  ratio {read_ratio:4.2f} to the plain loop (target >= "
+             f"{TARGETS['read_ratio']:.2f})")
+        _say("    runs (s): plain " + ", ".join(f"{t:.2f}" for t in plains) + "; replay "
+             + ", ".join(f"{t:.2f}" for t in replays) + "; read "
+             + ", ".join(f"{t:.2f}" for t in reads))
+        out.update(replay_ratio=base / took, replay_1m_s=took * 1e6 / n, read_ratio=read_ratio,
+                   perf_test=n / java if java else 0.0)
+    finally:
+        delete_topics(cluster, [topic], timeout=60)
+    return out
+
+
+def _fold(state: dict[str, str], event: Any) -> dict[str, str]:
+    state[event.key] = event.type
+    return state
+
+
+def run(what: str = "all") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if what in ("gen", "all"):
+        out["generation"] = generation(100_000 if what == "gen" else 50_000)
+    if what in ("produce", "replay", "all"):
+        cluster = labkit.connect()
+        if what in ("produce", "all"):
+            out.update(producing(cluster))
+        if what in ("replay", "all"):
+            out.update(replaying(cluster))
+    return out
+
+
+if __name__ == "__main__":
+    run(sys.argv[1] if len(sys.argv) > 1 else "all")
