@@ -19,13 +19,15 @@ from collections.abc import Iterable, Iterator, Sized
 from typing import TYPE_CHECKING, Any
 
 from labkit.cluster import resolve
-from labkit.codec import EncodedRecord, encode_fast
-from labkit.events import Event
+from labkit.codec import EncodedRecord
 from labkit.exceptions import ProduceError, StateError, UsageError
 from labkit.kafka import errors as kafka_errors
 from labkit.kafka.clients import QUIET
 from labkit.kafka.topics import partition_ids
-from labkit.scenarios import Scenario, ScenarioEvent, get_scenario
+from labkit.records import as_record as _as_record
+from labkit.records import delivery_hint as _hint
+from labkit.records import source as _source
+from labkit.scenarios import Scenario, ScenarioEvent
 from labkit.validate import name, positive
 from labkit.waiting import Deadline, poll_until
 
@@ -44,44 +46,6 @@ GIVE_UP = 50
 """A producer stops by itself once this many records failed in a row, with no record
 acknowledged meanwhile: every record is failing (e.g. the topic was deleted, or each record is
 too large for it), so sending more only makes noise."""
-
-def _as_record(item: Any) -> EncodedRecord:
-    """Any supported item -> EncodedRecord (ScenarioEvent, EncodedRecord, Event, tuple)."""
-    if isinstance(item, ScenarioEvent):
-        return item.record
-    if isinstance(item, EncodedRecord):
-        return item
-    if isinstance(item, Event):
-        return encode_fast(item)
-    if isinstance(item, tuple) and len(item) in (2, 3):
-        return EncodedRecord(item[0], item[1], list(item[2]) if len(item) == 3 else [])
-    raise UsageError(
-        f"cannot produce a {type(item).__name__}; give a scenario, ScenarioEvents, "
-        "EncodedRecords, labkit.events models or (key, value[, headers]) tuples"
-    )
-
-
-def _source(scenario: Any) -> Iterable[Any]:
-    if isinstance(scenario, str):
-        return get_scenario(scenario, limit=None)
-    if isinstance(scenario, Scenario | Iterable):
-        return scenario
-    raise UsageError(
-        f"scenario={scenario!r} is not a scenario name, a Scenario or an iterable of records"
-    )
-
-
-def _hint(code: str, size: int | None) -> str:
-    if code == "MSG_SIZE_TOO_LARGE":
-        shown = f" ({size} bytes with key and headers)" if size is not None else ""
-        return (f"the record{shown} is over the topic's max.message.bytes: raise it "
-                "(kafka-configs --alter) or send smaller events")
-    if code in ("NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND"):
-        return "fewer in-sync replicas than min.insync.replicas: start the stopped nodes"
-    if code in ("_MSG_TIMED_OUT", "_PURGE_QUEUE", "_PURGE_INFLIGHT"):
-        return "not delivered in time: is the cluster up ('labkit status')?"
-    return "see the broker's error above"
-
 
 class ProducerHandle:
     """A producer running in a background thread; see :func:`produce`."""

@@ -17,8 +17,8 @@ LAYERS = [  # lowest first
     ("queries", ("labkit.kafka",)),
     ("backends", ("labkit.cluster",)),
     ("domain", ("labkit.events", "labkit.codec", "labkit.scenarios")),
-    ("toolkit", ("labkit.deadletter", "labkit.producer", "labkit.reader", "labkit.services",
-                 "labkit.inspect", "labkit.segments")),
+    ("toolkit", ("labkit.deadletter", "labkit.producer", "labkit.records", "labkit.reader",
+                 "labkit.services", "labkit.inspect", "labkit.segments")),
     ("teaching UI", ("labkit.lab",)),
     ("entry points", ("labkit.cli", "labkit")),
 ]
