@@ -254,11 +254,13 @@ class LiveChart:
                 (s.index if s is not None else 0) % len(drawing.LINE_STYLES)], axis))
         drawing.draw_lines(fig, frame, df)
 
-    def figure(self) -> Figure:
-        """The chart as a matplotlib Figure (Agg; safe to keep, save or show)."""
+    def figure(self, *, live: bool = False) -> Figure:
+        """The chart as a matplotlib Figure (Agg; safe to keep, save or show); ``live``: a
+        frame about to be replaced, drawn cheaply."""
         from matplotlib.figure import Figure
 
         frame = self._frame(style.current())
+        frame.live = live
         fig = Figure(figsize=frame.size, dpi=style.DISPLAY_DPI)
         self._draw(fig, frame, self.samples)
         return fig
@@ -267,8 +269,9 @@ class LiveChart:
         """The chart as PNG bytes, ``scale`` pixels per displayed pixel (live frames: 1, and
         compressed fast: they are replaced half a second later)."""
         buf = io.BytesIO()
-        fast = {"compress_level": 1} if scale < style.HIDPI else None
-        self.figure().savefig(buf, format="png", dpi=style.DISPLAY_DPI * scale, pil_kwargs=fast)
+        live = scale < style.HIDPI
+        self.figure(live=live).savefig(buf, format="png", dpi=style.DISPLAY_DPI * scale,
+                                       pil_kwargs={"compress_level": 1} if live else None)
         return buf.getvalue()
 
     # -- running ------------------------------------------------------------------------------
