@@ -35,6 +35,7 @@ test: export LABKIT_SOLUTIONS ?= 1
 test: export LABKIT_TIME_SCALE ?= 0.5
 test: setup chromium
 	$(BIN)/ruff check .
+	$(BIN)/mypy labkit
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=300 -p no:cacheprovider $(PYTEST_ARGS)
 
 # The browser test drives Debian's chromium; install it where we can (root + apt), else it skips.
