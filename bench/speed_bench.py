@@ -21,6 +21,8 @@ import time
 import uuid
 from typing import Any
 
+from toolkit_bench import PRODUCER, plain_produce
+
 import labkit
 from labkit.kafka import delete_topics
 from labkit.producer import produce, produce_all
@@ -29,7 +31,6 @@ from labkit.scenarios import get_scenario, scenario_names
 
 TARGETS = {"gen_per_s": 200_000, "produce_ratio": 0.80, "replay_1m_s": 5.0,
            "replay_ratio": 0.90, "read_ratio": 0.50, "produce_all_1m_s": 10.0}
-PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 5}
 
 
 def _say(text: str) -> None:
@@ -63,23 +64,6 @@ def generation(n: int = 100_000) -> dict[str, float]:
     return out
 
 
-def _plain_produce(cluster: Any, topic: str, recs: list[Any]) -> float:
-    from confluent_kafka import Producer
-
-    p = Producer(cluster.config(**PRODUCER))
-    t0 = time.perf_counter()
-    for r in recs:
-        while True:
-            try:
-                p.produce(topic, r.value, r.key, headers=r.headers)
-                break
-            except BufferError:
-                p.poll(0.05)
-    left = p.flush(120)
-    assert left == 0, f"{left} records not delivered"
-    return time.perf_counter() - t0
-
-
 def producing(cluster: Any, n: int = 200_000, rounds: int = 3) -> dict[str, float]:
     topic = f"bench-speed-{uuid.uuid4().hex[:8]}"
     cluster.fresh_topic(topic, partitions=3)
@@ -90,7 +74,7 @@ def producing(cluster: Any, n: int = 200_000, rounds: int = 3) -> dict[str, floa
              "loop over the same records made beforehand ==")
         plain, lab = [], []
         for _ in range(rounds):
-            plain.append(_plain_produce(cluster, topic, recs))
+            plain.append(plain_produce(cluster, topic, recs))
             t0 = time.perf_counter()
             h = produce("pizza", topic, limit=n, cluster=cluster, extra_config=dict(PRODUCER))
             assert h.wait(300), h.summary()
@@ -166,7 +150,7 @@ def replaying(cluster: Any, n: int = 1_000_000) -> dict[str, float]:
     out: dict[str, float] = {}
     try:
         recs = [e.record for e in get_scenario("pizza", limit=20_000)]
-        _plain_produce(cluster, topic, [recs[i % len(recs)] for i in range(n)])
+        plain_produce(cluster, topic, [recs[i % len(recs)] for i in range(n)])
         _say(f"== replay: {n:,} small events, 3 partitions ==")
         java = _perf_test(cluster, topic, n)
         if java:
