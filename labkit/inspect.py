@@ -20,7 +20,7 @@ import pandas as pd
 from labkit.cluster import resolve
 from labkit.exceptions import NotFoundError, UnknownGroupError, UnknownTopicError
 from labkit.kafka import clients
-from labkit.kafka.groups import group_ids, require
+from labkit.kafka.groups import group_ids, unknown_group
 from labkit.kafka.offsets import watermarks
 from labkit.kafka.topics import describe, listing, metadata, topic_configs
 from labkit.segments import dump_segment, segments
@@ -101,7 +101,6 @@ def groups(*, cluster: Cluster | None = None, group: str | None = None) -> pd.Da
     c = resolve(cluster)
     if group is not None:
         name("group", group)
-        require(c, group)
     names = [group] if group is not None else group_ids(c)
     meta = listing(c)
     everywhere = [(t, p) for t, m in meta.items() for p in m.partitions]
@@ -110,6 +109,8 @@ def groups(*, cluster: Cluster | None = None, group: str | None = None) -> pd.Da
               {(tp.topic, tp.partition): m.member_id for m in descs[n].members
                for tp in (m.assignment.topic_partitions or [])},
               clients.committed(c.config(), n, everywhere, timeout=TIMEOUT)) for n in names]
+    if group is not None and found[0][1].state.name == "DEAD" and not found[0][3]:
+        raise unknown_group(c, group)  # asked for by name: described, not looked up in a list
     marks = watermarks(c, sorted({tp for *_, owner, done in found for tp in {*owner, *done}
                                   if tp[0] in meta}))
     rows: list[dict[str, Any]] = []

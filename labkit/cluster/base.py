@@ -148,17 +148,19 @@ class Cluster(ABC):
 
     def leader(self, topic: str, partition: int = 0, *, timeout: float = 5.0) -> int:
         """The node id leading ``topic``/``partition`` (-1 while there is none)."""
-        from labkit.kafka.topics import describe, partition_ids
-
-        partition_ids(self, topic, partition, timeout=timeout)
-        return int(describe(self, topic, timeout=timeout).partitions[partition].leader)
+        return int(self._partition(topic, partition, timeout).leader)
 
     def isr(self, topic: str, partition: int = 0, *, timeout: float = 5.0) -> list[int]:
         """The in-sync replicas of ``topic``/``partition``."""
-        from labkit.kafka.topics import describe, partition_ids
+        return list(self._partition(topic, partition, timeout).isrs)
 
-        partition_ids(self, topic, partition, timeout=timeout)
-        return list(describe(self, topic, timeout=timeout).partitions[partition].isrs)
+    def _partition(self, topic: str, partition: int, timeout: float) -> Any:
+        """One partition's metadata (leader, replicas, isrs), in one metadata request."""
+        from labkit.kafka.topics import describe, pick_partitions
+
+        parts = describe(self, topic, timeout=timeout).partitions
+        pick_partitions(topic, sorted(parts), partition)  # UnknownTopicError if it has none
+        return parts[partition]
 
     def wait_for(self, what: str, predicate: Any, *, timeout: float = 30.0,
                  interval: float = 0.2) -> Any:

@@ -20,7 +20,7 @@ from labkit.validate import near
 from labkit.waiting import poll_until
 
 __all__ = ["Progress", "committed", "delete_groups", "describe", "exists", "group_ids",
-           "lag", "progress", "require", "reset"]
+           "lag", "progress", "require", "reset", "unknown_group"]
 
 TP = tuple[str, int]
 
@@ -65,10 +65,14 @@ def exists(conn: Connection, group: str, *, timeout: float = TIMEOUT) -> bool:
 
 def require(conn: Connection, group: str, *, timeout: float = TIMEOUT) -> None:
     """UnknownGroupError, with the closest group names, unless ``group`` exists."""
-    if exists(conn, group, timeout=timeout):
-        return
+    if not exists(conn, group, timeout=timeout):
+        raise unknown_group(conn, group, timeout=timeout)
+
+
+def unknown_group(conn: Connection, group: str, *, timeout: float = TIMEOUT) -> UnknownGroupError:
+    """The error for a group Kafka does not know, naming the closest group names."""
     known = group_ids(conn, timeout=timeout)
-    raise UnknownGroupError(f"consumer group {group!r} does not exist{near(group, known)} "
+    return UnknownGroupError(f"consumer group {group!r} does not exist{near(group, known)} "
                             f"({len(known)} group(s) exist: inspect.groups() lists them); "
                             "a group exists once a consumer with that group.id joined or "
                             "committed")

@@ -33,7 +33,7 @@ from labkit.exceptions import (
 from labkit.kafka import errors
 from labkit.kafka.clients import QUIET, Connection
 from labkit.kafka.offsets import watermarks
-from labkit.kafka.topics import partition_ids
+from labkit.kafka.topics import partition_ids, pick_partitions
 from labkit.validate import aware, choice, name
 from labkit.waiting import Deadline
 
@@ -87,8 +87,7 @@ class BoundedReader:
 
     def partitions(self, wanted: int | list[int] | None = None) -> list[int]:
         """The partitions to read: all, or ``wanted`` after checking they exist."""
-        return partition_ids(self.conn, self.topic, wanted) if wanted is not None \
-            else list(self.known)
+        return pick_partitions(self.topic, list(self.known), wanted)  # no second lookup
 
     def watermarks(self, parts: list[int]) -> dict[int, tuple[int, int]]:
         """(log start, high watermark) per partition (:func:`labkit.kafka.watermarks`)."""

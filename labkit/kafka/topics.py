@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from confluent_kafka.admin import ClusterMetadata, TopicMetadata
 
 __all__ = ["create_topic", "delete_topics", "describe", "ensure_topic", "exists",
-           "fresh_topic", "lab_topics", "listing", "metadata", "partition_ids", "topic_configs"]
+           "fresh_topic", "lab_topics", "listing", "metadata", "partition_ids", "pick_partitions",
+           "topic_configs"]
 
 SETTLE = 3.0
 """Seconds a topic labkit created a moment ago may take to reach every broker's metadata;
@@ -101,7 +102,14 @@ def partition_ids(conn: Connection, topic: str, wanted: int | Iterable[int] | No
                   timeout: float = TIMEOUT) -> list[int]:
     """The partition numbers of ``topic``, sorted; with ``wanted`` (one or several), those,
     after checking each exists (UnknownTopicError naming the partitions it has)."""
-    known = sorted(describe(conn, topic, timeout=timeout).partitions)
+    return pick_partitions(topic, sorted(describe(conn, topic, timeout=timeout).partitions),
+                           wanted)
+
+
+def pick_partitions(topic: str, known: list[int],
+                    wanted: int | Iterable[int] | None) -> list[int]:
+    """``wanted`` partitions of ``topic`` (all if None), checked against the ``known`` ones
+    already looked up: UnknownTopicError names the partitions it has."""
     if wanted is None:
         return known
     ids = [wanted] if isinstance(wanted, int) else list(wanted)

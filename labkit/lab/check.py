@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec
 
 from labkit.cluster import resolve
-from labkit.exceptions import CheckFailed, UsageError
+from labkit.exceptions import CheckFailed, UnknownTopicError, UsageError
 from labkit.kafka import groups
+from labkit.kafka.clients import TIMEOUT
+from labkit.kafka.clients import committed as read_committed
 from labkit.kafka.offsets import watermarks
 from labkit.kafka.ranges import BoundedReader
-from labkit.kafka.topics import exists as topic_exists
 from labkit.kafka.topics import partition_ids, topic_configs
 from labkit.lab.exercises import strict_checks
 from labkit.validate import non_negative, positive
@@ -104,6 +105,14 @@ def _summary(diffs: list[str], total: int, what: str) -> str:
     return f"{len(diffs)} of {total} {what} differ: " + "; ".join(diffs[:SHOW]) + more
 
 
+def _parts(c: Cluster, topic: str) -> list[int] | None:
+    """The topic's partitions, or None if it does not exist (one metadata request)."""
+    try:
+        return partition_ids(c, topic)
+    except UnknownTopicError:
+        return None
+
+
 def _missing(topic: str, check: str) -> CheckResult:
     return CheckResult(False, f"topic {topic!r} does not exist; create it first (or check "
                        "the name)", check)
@@ -160,7 +169,7 @@ def compacted_latest(topic: str, expected: Mapping[Any, Any] | None = None, *,
         raise UsageError("nothing to check: pass expected={key: value} and/or unique=True")
     want = {_key_bytes(k): v for k, v in (expected or {}).items()}
     c = resolve(cluster)
-    if not topic_exists(c, topic):
+    if _parts(c, topic) is None:
         return _missing(topic, name)
     records = read_topic(topic, cluster=c, timeout=timeout)
     latest: dict[bytes, bytes | None] = {}
@@ -210,11 +219,11 @@ def committed(group: str, topic: str, offsets: int | Mapping[int, int], *,
         raise UsageError(f"offsets must be a non-negative int or {{partition: offset}} of "
                           f"them, got {offsets!r}")
     c = resolve(cluster)
-    if not topic_exists(c, topic):
+    parts = _parts(c, topic)
+    if parts is None:
         return _missing(topic, name)
-    parts = partition_ids(c, topic)
     want = dict.fromkeys(parts, offsets) if isinstance(offsets, int) else dict(offsets)
-    done = groups.committed(c, group, topic)
+    done = read_committed(c.config(), group, [(topic, p) for p in parts], timeout=TIMEOUT)
     if not done and groups.describe(c, group).state.name == "DEAD":
         return CheckResult(False, f"group {group!r} does not exist: it has committed nothing "
                            f"yet (did the consumer use group.id={group!r} and commit?)", name)
@@ -305,7 +314,7 @@ def topic_config(topic: str, *, cluster: Cluster | None = None, **expected: Any)
         raise UsageError("name at least one setting, e.g. topic_config(t, "
                           "cleanup_policy='compact')")
     c = resolve(cluster)
-    if not topic_exists(c, topic):
+    if _parts(c, topic) is None:
         return _missing(topic, name)
     entries = topic_configs(c, [topic])[topic]
     diffs = []
@@ -337,9 +346,9 @@ def partition_count(topic: str, n: int, *, cluster: Cluster | None = None) -> Ch
     name = "partition_count"
     positive("n", n, whole=True)
     c = resolve(cluster)
-    if not topic_exists(c, topic):
+    parts = _parts(c, topic)
+    if parts is None:
         return _missing(topic, name)
-    parts = partition_ids(c, topic)
     if len(parts) != n:
         return CheckResult(False, f"topic {topic!r} has {len(parts)} partition(s), expected {n}",
                            name)
@@ -354,9 +363,10 @@ def messages_in_topic(topic: str, n: int, *, cluster: Cluster | None = None,
     name = "messages_in_topic"
     non_negative("n", n)
     c = resolve(cluster)
-    if not topic_exists(c, topic):
+    parts = _parts(c, topic)
+    if parts is None:
         return _missing(topic, name)
-    counts = dict.fromkeys(partition_ids(c, topic), 0)
+    counts = dict.fromkeys(parts, 0)
     for r in read_topic(topic, cluster=c, timeout=timeout):
         counts[r.partition] += 1
     total = sum(counts.values())
