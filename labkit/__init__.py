@@ -33,6 +33,7 @@ _LAZY = {
     "get_scenario": ("labkit.scenarios", "get_scenario"),
     "LiveChart": ("labkit.lab.charts", "LiveChart"),
     "Service": ("labkit.services", "Service"),
+    "members": ("labkit.members", None),
     "charts": ("labkit.lab.charts", None),
     "check": ("labkit.lab.check", None),
     "controls": ("labkit.lab.controls", None),

@@ -20,7 +20,7 @@ from labkit.validate import near
 from labkit.waiting import poll_until
 
 __all__ = ["Progress", "committed", "delete_groups", "describe", "exists", "group_ids",
-           "lag", "progress", "require", "reset", "unknown_group"]
+           "group_settings", "lag", "progress", "require", "reset", "unknown_group"]
 
 TP = tuple[str, int]
 
@@ -163,3 +163,20 @@ def reset(conn: Connection, prefix: str = "") -> tuple[list[str], list[str]]:
     topics = [t for t in lab_topics(conn) if t.startswith(prefix)]
     delete_topics(conn, topics)
     return topics, groups
+
+
+def group_settings(conn: Connection, *, timeout: float = TIMEOUT) -> dict[str, int]:
+    """The group settings of the broker that answers first: ``group.consumer.*`` session
+    and heartbeat times, in milliseconds (KIP-848 groups get theirs from the broker)."""
+    from confluent_kafka.admin import ConfigResource, ResourceType
+
+    broker = min(conn.admin().list_topics(timeout=timeout).brokers)
+    fut = conn.admin().describe_configs([ConfigResource(ResourceType.BROKER, str(broker))],
+                                        request_timeout=timeout)
+    try:
+        entries = dict(next(iter(fut.values())).result(timeout=timeout))
+    except Exception as exc:
+        raise errors.to_labkit(exc, f"describe broker {broker}") from None
+    return {k: int(v.value) for k, v in entries.items()
+            if k.startswith("group.consumer.") and k.endswith(("session.timeout.ms",
+                                                               "heartbeat.interval.ms"))}

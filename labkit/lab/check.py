@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from labkit.cluster.base import Cluster
 
 __all__ = [
-    "CheckResult", "committed", "compacted_latest", "messages_in_topic", "partition_count",
-    "read_topic", "state_equals", "topic_config",
+    "CheckResult", "busy_group", "committed", "committed_records", "compacted_latest",
+    "messages_in_topic", "partition_count", "read_topic", "state_equals", "topic_config",
 ]
 
 SHOW = 3  # differences spelled out in a hint
@@ -375,3 +375,63 @@ def messages_in_topic(topic: str, n: int, *, cluster: Cluster | None = None,
         return CheckResult(False, f"topic {topic!r} holds {total} records, expected {n} "
                            f"(per partition {per})", name)
     return CheckResult(True, f"topic {topic!r} holds {n} records", name)
+
+
+@_check
+def busy_group(group: str, topic: str, *, cluster: Cluster | None = None) -> CheckResult:
+    """``group`` is stable, every partition of ``topic`` has one owner, and no member is
+    idle (every member owns at least one partition)."""
+    name = "busy_group"
+    c = resolve(cluster)
+    parts = _parts(c, topic)
+    if parts is None:
+        return _missing(topic, name)
+    d = groups.describe(c, group)
+    if not d.members:
+        return CheckResult(False, f"group {group!r} has no members right now: start them and "
+                           "leave them running for the check", name)
+    owned = {m.client_id or m.member_id: sorted(tp.partition for tp in
+                                               m.assignment.topic_partitions
+                                               if tp.topic == topic) for m in d.members}
+    taken = sorted(p for ps in owned.values() for p in ps)
+    idle = sorted(m for m, ps in owned.items() if not ps)
+    if d.state.name != "STABLE" or taken != sorted(set(taken)):
+        return CheckResult(False, f"group {group!r} is {d.state.name.lower()}, still "
+                           "rebalancing: run the check again in a second", name)
+    if sorted(set(taken)) != parts:
+        missing = sorted(set(parts) - set(taken))
+        return CheckResult(False, f"partitions {missing} of {topic!r} have no owner in "
+                           f"{group!r} ({len(d.members)} member(s)): records there wait", name)
+    if idle:
+        return CheckResult(False, f"{len(idle)} of {len(d.members)} member(s) of {group!r} "
+                           f"own no partition and are idle: {idle}", name)
+    return CheckResult(True, f"{len(d.members)} member(s) of {group!r} share the {len(parts)} "
+                       f"partitions of {topic!r}, none idle", name)
+
+
+@_check
+def committed_records(group: str, topic: str, n: int, *,
+                      cluster: Cluster | None = None) -> CheckResult:
+    """``group``'s committed offsets on ``topic`` account for exactly ``n`` records: the sum,
+    over partitions, of its committed offset minus the log-start offset."""
+    name = "committed_records"
+    non_negative("n", n)
+    c = resolve(cluster)
+    parts = _parts(c, topic)
+    if parts is None:
+        return _missing(topic, name)
+    tps = [(topic, p) for p in parts]
+    done = read_committed(c.config(), group, tps, timeout=TIMEOUT)
+    if not done:
+        return CheckResult(False, f"group {group!r} has committed nothing on {topic!r} (did "
+                           f"the consumer use group.id={group!r} and commit?)", name)
+    marks = watermarks(c, tps)
+    counts = {p: done[(topic, p)] - (marks[(topic, p)].log_start or 0) for p in parts
+              if (topic, p) in done}
+    total = sum(counts.values())
+    if total != n:
+        per = ", ".join(f"{p}: {k}" for p, k in counts.items())
+        return CheckResult(False, f"the offsets {group!r} committed cover {total} records of "
+                           f"{topic!r}, expected {n} (per partition {per}); a committed "
+                           "offset is the next record to read, not the last one read", name)
+    return CheckResult(True, f"the offsets {group!r} committed cover exactly {n} records", name)
