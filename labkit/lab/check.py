@@ -390,11 +390,11 @@ def busy_group(group: str, topic: str, *, cluster: Cluster | None = None) -> Che
     if not d.members:
         return CheckResult(False, f"group {group!r} has no members right now: start them and "
                            "leave them running for the check", name)
-    owned = {m.client_id or m.member_id: sorted(tp.partition for tp in
-                                               m.assignment.topic_partitions
-                                               if tp.topic == topic) for m in d.members}
+    owned = {m.member_id: sorted(tp.partition for tp in m.assignment.topic_partitions
+                                 if tp.topic == topic) for m in d.members}
+    names = {m.member_id: m.client_id or m.member_id for m in d.members}
     taken = sorted(p for ps in owned.values() for p in ps)
-    idle = sorted(m for m, ps in owned.items() if not ps)
+    idle = sorted(names[m] for m, ps in owned.items() if not ps)
     if d.state.name != "STABLE" or taken != sorted(set(taken)):
         return CheckResult(False, f"group {group!r} is {d.state.name.lower()}, still "
                            "rebalancing: run the check again in a second", name)

@@ -172,3 +172,56 @@ def test_messages_in_topic_counts_records_not_offsets(cluster: labkit.Cluster,
     records = check.read_topic(topic, cluster=cluster)
     assert [r.value for r in records] == [b"kept"]
     assert check.messages_in_topic(topic, 1, cluster=cluster).passed  # 4 offsets, 1 record
+
+
+def test_committed_records_counts_from_the_log_start(cluster: labkit.Cluster, topic: str,
+                                                     group: str) -> None:
+    cluster.fresh_topic(topic, partitions=2)
+    produce_records(cluster, topic,
+                    [{"value": b"x", "partition": p} for p in (0, 1) for _ in range(5)])
+    nothing = check.committed_records(group, topic, 3, cluster=cluster)
+    assert not nothing.passed and "has committed nothing" in nothing.message
+    consumer = Consumer(cluster.config(group_id=group, enable_auto_commit=False))
+    try:  # 2 + 1 records handled: commits are the next offsets to read
+        consumer.commit(offsets=[TopicPartition(topic, 0, 2), TopicPartition(topic, 1, 1)],
+                        asynchronous=False)
+    finally:
+        consumer.close()
+    assert check.committed_records(group, topic, 3, cluster=cluster).passed
+    off = check.committed_records(group, topic, 5, cluster=cluster)
+    assert not off.passed and "cover 3 records" in off.message and "0: 2, 1: 1" in off.message
+
+
+def test_busy_group_wants_every_partition_owned_and_no_member_idle(
+        cluster: labkit.Cluster, topic: str, group: str) -> None:
+    import threading
+
+    cluster.fresh_topic(topic, partitions=2)
+    empty = check.busy_group(group, topic, cluster=cluster)
+    assert not empty.passed and "has no members" in empty.message
+    stops = [threading.Event() for _ in range(3)]
+
+    def member(stop: threading.Event) -> None:
+        c = Consumer(cluster.config(group_id=group, group_protocol="consumer"))
+        try:
+            c.subscribe([topic])
+            while not stop.is_set():
+                c.poll(0.1)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=member, args=(s,), daemon=True) for s in stops]
+    for t in threads:
+        t.start()
+    try:
+        cluster.wait_for("one idle member", lambda: "idle: " in check.busy_group(
+            group, topic, cluster=cluster).message, timeout=30)
+        stops[2].set()
+        threads[2].join(15)
+        cluster.wait_for("two busy members", lambda: check.busy_group(
+            group, topic, cluster=cluster).passed, timeout=30)
+    finally:
+        for s in stops:
+            s.set()
+        for t in threads:
+            t.join(15)
