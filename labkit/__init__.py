@@ -41,6 +41,7 @@ _LAZY = {
     "kafka": ("labkit.kafka", None),
     "segments": ("labkit.segments", None),
     "exceptions": ("labkit.exceptions", None),
+    "failover": ("labkit.cluster.failover", None),
     "codec": ("labkit.codec", None),
     "events": ("labkit.events", None),
 }
