@@ -34,6 +34,7 @@ _LAZY = {
     "LiveChart": ("labkit.lab.charts", "LiveChart"),
     "Service": ("labkit.services", "Service"),
     "members": ("labkit.members", None),
+    "streams": ("labkit.streams", None),
     "charts": ("labkit.lab.charts", None),
     "check": ("labkit.lab.check", None),
     "controls": ("labkit.lab.controls", None),
