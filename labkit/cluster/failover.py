@@ -38,16 +38,19 @@ if TYPE_CHECKING:
 
 __all__ = ["Background", "Outage", "coordinator", "elect_preferred", "fresh_topic_led_by",
            "frozen", "group_coordinated_by", "isr_complete", "leaders", "off_preferred",
-           "offsets_partition", "outage", "parse_quorum", "restore", "wait_isr_complete"]
+           "offsets_partition", "outage", "parse_quorum", "restore", "unchanged_for",
+           "wait_isr_complete"]
 
 
 # -- what the metadata says -----------------------------------------------------------------
 def leaders(cluster: Cluster, topic: str) -> dict[int, int]:
-    """``{partition: leader}`` of ``topic`` (-1 while a partition has none)."""
+    """``{partition: leader}`` of ``topic`` (-1 while a partition has none, or while the
+    metadata lists the topic with an error, as it may for a moment during an election)."""
     t = metadata(cluster, timeout=5).topics.get(topic)
-    if t is None or t.error is not None:
+    if t is None:
         raise NotFoundError(f"topic {topic!r} is not in the cluster's metadata")
-    return {p: int(m.leader) for p, m in sorted(t.partitions.items())}
+    return {p: -1 if t.error is not None else int(m.leader)
+            for p, m in sorted(t.partitions.items())}
 
 
 def _partitions(cluster: Cluster, topics: Iterable[str] | None) -> list[tuple[str, int, Any]]:
@@ -232,9 +235,12 @@ def fresh_topic_led_by(cluster: Cluster, name: str, leader: int, *, timeout: flo
         return True
 
     poll_until(f"topic {name!r} to be created", created, timeout=timeout, interval=0.2)
-    poll_until(f"node {leader} to lead {name!r}",
-               lambda: name in metadata(cluster, timeout=5).topics
-               and leaders(cluster, name).get(0) == leader, timeout=timeout)
+    def led() -> bool:  # a topic created a moment ago may be listed with an error first
+        t = metadata(cluster, timeout=5).topics.get(name)
+        return (t is not None and t.error is None and 0 in t.partitions
+                and t.partitions[0].leader == leader)
+
+    poll_until(f"node {leader} to lead {name!r}", led, timeout=timeout)
     return name
 
 
@@ -250,8 +256,11 @@ def _java_hash(text: str) -> int:
 
 def offsets_partition(group: str, partitions: int) -> int:
     """The partition of ``__consumer_offsets`` holding ``group``'s offsets:
-    ``abs(hash(group id)) % partitions``, as Kafka's group coordinator places groups."""
-    return (_java_hash(group) & 0x7FFFFFFF) % partitions
+    ``Utils.abs(groupId.hashCode()) % partitions``, as Kafka's group coordinator places
+    groups (Kafka's ``abs`` maps Integer.MIN_VALUE to 0)."""
+    h = _java_hash(group)
+    signed = h - (1 << 32) if h >= 1 << 31 else h
+    return 0 if signed == -(1 << 31) else abs(signed) % partitions
 
 
 def coordinator(cluster: Cluster, group: str) -> int:
@@ -287,6 +296,20 @@ def parse_quorum(text: str) -> dict[str, str]:
         if sep and key.strip() and " " not in key.strip():
             fields[key.strip()] = value.strip()
     return fields
+
+
+def unchanged_for(fn: Callable[[], object], seconds: float) -> Callable[[], bool]:
+    """A condition for ``cluster.wait_for``: true once ``fn()`` has returned the same value
+    for ``seconds`` (e.g. a count of acknowledgements that stopped growing)."""
+    last: list[Any] = [fn(), time.monotonic()]
+
+    def check() -> bool:
+        now = fn()
+        if now != last[0]:
+            last[:] = [now, time.monotonic()]
+        return time.monotonic() - last[1] >= seconds
+
+    return check
 
 
 # -- a student's loop, in the background ----------------------------------------------------
