@@ -41,6 +41,10 @@ def cmd_install(args: argparse.Namespace) -> int:
         print("making the class-data sharing archive (once, ~10 s)...", flush=True)
         train_cds_archive(settings, jvm)
     print(f"Java {java.version}: {java.path}; start-up archive: {jvm.cds_archive}")
+    from labkit import streams  # lesson 08's Kafka Streams jars, fetched ahead like Kafka's
+
+    jars, classes = streams.install(settings)
+    print(f"Kafka Streams jars: {jars}; lesson 08's topology: {classes}")
     return 0
 
 

@@ -18,7 +18,8 @@ LAYERS = [  # lowest first
     ("backends", ("labkit.cluster",)),
     ("domain", ("labkit.events", "labkit.codec", "labkit.scenarios")),
     ("toolkit", ("labkit.deadletter", "labkit.producer", "labkit.records", "labkit.reader",
-                 "labkit.services", "labkit.inspect", "labkit.segments")),
+                 "labkit.services", "labkit.inspect", "labkit.segments", "labkit.members",
+                 "labkit.streams")),
     ("teaching UI", ("labkit.lab",)),
     ("entry points", ("labkit.cli", "labkit")),
 ]
