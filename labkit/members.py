@@ -131,6 +131,17 @@ class Member:
         self._proc.kill()
         self._proc.wait(10)
 
+    def wait(self, timeout: float = 60.0) -> int:
+        """Wait until the program ends by itself (done, or killed at a chosen record) and
+        return its exit code (negative: the signal that ended it, e.g. -9 for SIGKILL)."""
+        if self._proc is None:
+            raise StateError(f"member {self.name!r} was never started")
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise ServiceError(f"member {self.name!r} still runs after {timeout:.0f}s; "
+                               "stop() or kill() it. " + self._tail()) from None
+
     def raise_for_errors(self) -> None:
         """ServiceError with the end of its stderr if the program failed (not if it was
         stopped or killed by labkit)."""
@@ -336,6 +347,7 @@ def _run(script: str, settings: str) -> None:
     signal.signal(signal.SIGTERM, interrupt)
     threading.Thread(target=watch_parent, daemon=True).start()
     sys.argv = [script, settings]
+    sys.path.insert(0, str(Path(script).resolve().parent))  # as `python script.py` would
     with contextlib.suppress(KeyboardInterrupt):  # stopped: a normal end
         runpy.run_path(script, run_name="__main__")
 
