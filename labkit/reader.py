@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 S = TypeVar("S")
 Position = int | datetime | _Named
-RESERVED = ("key", "type", "time", "partition", "offset", "timestamp", "headers")
+RESERVED = ("key", "tombstone", "type", "time", "partition", "offset", "timestamp", "headers")
 
 
 def _bar(total: int, topic: str) -> Any:
@@ -80,7 +80,8 @@ def read(
 ) -> pd.DataFrame:
     """Read ``topic`` from ``start`` up to ``stop`` (exclusive) into a DataFrame.
 
-    Columns: ``key``, one per top-level data field (nested values stay objects), ``type``,
+    Columns: ``key``, one per top-level data field (nested values stay objects),
+    ``tombstone`` (True for a record with a null value: its data fields are empty), ``type``,
     ``time`` (event time, ``ce_time``), ``partition``, ``offset``, ``timestamp`` (Kafka's,
     UTC) and ``headers`` (a dict: name -> bytes); with ``decode=False``: ``key``, ``value``
     (bytes), ``partition``, ``offset``, ``timestamp``, ``headers`` (the list of (name, bytes)
@@ -163,7 +164,7 @@ class _Rows:
         for m in batch:
             try:
                 ev = decode_fast(m.value(), m.headers(), m.key())
-                if self.validate:
+                if self.validate and not ev.tombstone:  # a deletion has no data to check
                     ev.model()
             except DecodeError as exc:
                 bad_record(m, exc, topic, dead)
@@ -178,7 +179,8 @@ class _Rows:
             batch, events = self._decoded(batch, topic, dead)
             c["value"] += [ev.data for ev in events]
             c["type"] += [ev.type for ev in events]
-            headers = [dict(m.headers()) for m in batch]  # atomic values: the GC skips them
+            # atomic values: the GC skips them; a bare tombstone may have no headers (None)
+            headers = [dict(m.headers() or ()) for m in batch]
             c["time"] += [h.get("ce_time") for h in headers]
             c["headers"] += headers
         else:
@@ -207,13 +209,18 @@ class _Rows:
         if not self.decode:
             return pd.DataFrame({"key": c["key"], "value": c["value"], **meta})
         keys = [None if k is None else k.decode("utf-8", "replace") for k in c["key"]]
+        values = c["value"]
+        tombstones = [v is None for v in values]
+        if True in tombstones:  # a null value (a deletion) has no fields: all missing
+            values = [{} if v is None else v for v in values]
         fields = {(f"data.{n}" if n in RESERVED else n): col
-                  for n, col in _data_columns(c["value"]).items()}
+                  for n, col in _data_columns(values).items()}
         times = [None if t is None else t.decode("utf-8", "replace") for t in c["time"]]
         time_col = pd.to_datetime(pd.Series(times, dtype="object"), utc=True,
                                   format="ISO8601", errors="coerce")
-        return pd.DataFrame({"key": keys, **fields, "type": c["type"], "time": time_col,
-                             **meta})
+        return pd.DataFrame({"key": keys, **fields,
+                             "tombstone": pd.array(tombstones, dtype="bool"),
+                             "type": c["type"], "time": time_col, **meta})
 
 
 def replay(

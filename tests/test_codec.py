@@ -127,7 +127,6 @@ BAD_FOR_BOTH = {
     "truncated json": (record(value=b'{"order_id": "ord-1", "ite'), "not valid JSON"),
     "binary garbage": (record(value=b"\xff\xfe\x00"), "not valid JSON"),
     "json array": (record(value=b"[1, 2]"), "JSON list, expected an object"),
-    "tombstone": (record(value=None), "tombstone"),
     "no ce_type": (record(ce_type=None), "missing ce_type"),
     "no headers": ((b"{}", None), "missing ce_type"),
     "unknown type": (record(ce_type=b"pizza.order.teleported"), "pizza.order.teleported"),
@@ -182,3 +181,17 @@ def test_good_record_passes_every_check() -> None:
     value, headers = record()
     assert decode(value, headers).model() == order()
     assert dict(headers)["content-type"] == CONTENT_TYPE.encode()  # the constant is the wire
+
+
+@pytest.mark.parametrize("headers", [None, [], "with ce_type"])
+def test_a_null_value_is_a_tombstone(headers: Any) -> None:
+    value, good = record(value=None)
+    hdrs = good if headers == "with ce_type" else headers
+    for fn in (decode, decode_fast):
+        event = fn(value, hdrs, b"ord-000042")
+        assert event.tombstone and event.data is None and event.name == "Tombstone"
+        assert event.key == "ord-000042"
+        assert event.type == ("pizza.order.placed" if hdrs else None)
+        with pytest.raises(DecodeError, match=r"tombstone .* has no data"):
+            event.model()
+    assert not decode_fast(*record()).tombstone  # a value is never one

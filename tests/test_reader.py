@@ -307,3 +307,31 @@ def test_public_name_stays_the_function_after_a_submodule_import() -> None:
     import labkit.reader
 
     assert labkit.read is read
+
+
+def test_tombstones_are_read_and_replayed(cluster: labkit.Cluster, topic: str) -> None:
+    """A null value (a deletion) is a row with ``tombstone`` True and empty data fields, and
+    reaches a fold as an event named "Tombstone"; it is never a bad record."""
+    events = _fill(cluster, topic, 20, partitions=1)
+    from tests.conftest import produce_records
+
+    gone = events[3].key
+    produce_records(cluster, topic, [{"key": gone, "value": None},
+                                     {"key": b"bare", "value": None, "headers": None}])
+    df = read(topic, cluster=cluster, validate=True)
+    assert len(df) == 22 and df.attrs["dead_letters"] == 0
+    assert list(df["tombstone"]) == [False] * 20 + [True, True]
+    assert list(df.columns[-7:-6]) == ["tombstone"]
+    last = df.iloc[-2]
+    assert last["key"] == gone.decode() and pd.isna(last["customer_id"])
+
+    def fold(state: dict, event: object) -> dict:
+        if event.tombstone:  # type: ignore[attr-defined]
+            state.pop(event.key, None)  # type: ignore[attr-defined]
+        else:
+            state[event.key] = event.name  # type: ignore[attr-defined]
+        return state
+
+    state = replay(topic, fold, {}, cluster=cluster)
+    assert gone.decode() not in state and "bare" not in state
+    assert set(state) == {e.key.decode() for e in events} - {gone.decode()}

@@ -69,3 +69,23 @@ def test_pause_stops_handling_and_resume_catches_up(cluster: labkit.Cluster, top
 def test_bad_start_is_refused() -> None:
     with pytest.raises(UsageError, match="use one of 'earliest', 'latest'"):
         Service("g", "t", start="yesterday")
+
+
+def test_a_tombstone_reaches_the_handler_when_asked_for(cluster: labkit.Cluster,
+                                                        topic: str) -> None:
+    """A null value is handled as a "Tombstone" event (the deletion of its key), not as a
+    bad record; a ``types`` filter without "Tombstone" ignores it."""
+    from tests.conftest import produce_records
+
+    _fill(cluster, topic, 5)
+    produce_records(cluster, topic, [{"key": b"cust-00001", "value": None}])
+    seen: list[tuple[str, bool]] = []
+    with Service(f"{topic}-a", topic, lambda ev: seen.append((ev.name, ev.tombstone)),
+                 types={"UserRegistered", "LoginCredentialsRequested", "Tombstone"},
+                 cluster=cluster) as svc:
+        svc.wait_until_caught_up(30)
+    assert seen[-1] == ("Tombstone", True) and svc.handled == 6 and svc.bad == []
+    with Service(f"{topic}-b", topic, types={"UserRegistered", "LoginCredentialsRequested"},
+                 cluster=cluster) as other:
+        other.wait_until_caught_up(30)
+    assert other.handled == 5 and other.ignored == 1 and other.bad == []
