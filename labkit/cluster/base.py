@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import subprocess
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labkit.exceptions import LabkitError, NotFoundError, NotSupportedError
+from labkit.exceptions import LabkitError, NotFoundError, NotSupportedError, UsageError
 from labkit.kafka.clients import shared_admin
 from labkit.settings import Settings
 
@@ -45,6 +46,30 @@ _CALLBACK_KEYS = {
 def _config_key(key: str) -> str:
     """``group_id`` -> ``group.id``; callbacks (``error_cb``...) keep their names."""
     return key if key in _CALLBACK_KEYS or "." in key else key.replace("_", ".")
+
+
+def client_config(base: Mapping[str, Any], settings: Mapping[str, Any] | None,
+                  extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base``, then ``settings`` in Kafka's own keys (as is), then keyword ``extra`` with
+    each underscore rewritten to a dot; a non-Kafka key in ``settings`` or one setting given
+    twice raises UsageError saying what to write instead."""
+    conf = dict(base)
+    for key in settings or {}:
+        if not isinstance(key, str) or ("." not in key and "_" in key
+                                        and key not in _CALLBACK_KEYS):
+            raise UsageError(
+                f"{key!r} is not a Kafka client setting: Kafka's keys are written with dots "
+                f"({_config_key(str(key))!r}); only keyword arguments are rewritten "
+                f"(config({key}=...) means {_config_key(str(key))!r})")
+    given = dict(settings or {})
+    for key, value in extra.items():
+        real = _config_key(key)
+        if real in given:
+            raise UsageError(f"{real!r} is given twice (as {key!r} and as {real!r}); give it "
+                             "once")
+        given[real] = value
+    conf.update(given)
+    return conf
 
 
 class Cluster(ABC):
@@ -127,14 +152,21 @@ class Cluster(ABC):
         raise NotSupportedError(f"the {self.backend} backend cannot start nodes")
 
     # -- helpers built on the above -------------------------------------------------------------
-    def config(self, **extra: Any) -> dict[str, Any]:
-        """A confluent-kafka client config for this cluster; ``extra`` passes raw settings
-        through, with dots written as underscores (``group_id="g"`` -> ``group.id``) or given
-        as ``**{"group.id": "g"}``."""
-        conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers}
-        conf.update(self.security_config())
-        conf.update({_config_key(k): v for k, v in extra.items()})
-        return conf
+    def config(self, settings: Mapping[str, Any] | None = None, /,
+               **extra: Any) -> dict[str, Any]:
+        """A confluent-kafka client config for this cluster: a plain dict in Kafka's own keys
+        (print it to see them), ``bootstrap.servers`` and the security settings first.
+
+        ``settings``: a dict in Kafka's own keys, passed as is (``{"group.id": "g"}``); a key
+        that is not Kafka's (``{"group_id": ...}``) raises UsageError naming the right one.
+        ``extra``: keyword arguments, where Python cannot write a dot, so labkit rewrites
+        **every underscore to a dot** (``group_id="g"`` -> ``"group.id": "g"``,
+        ``enable_idempotence=True`` -> ``"enable.idempotence": True``), except
+        confluent-kafka's callbacks (``on_delivery``, ``error_cb``, ``stats_cb``, ...) and
+        ``log_level``; keys with a dot (``**{"linger.ms": 5}``) are kept. That is the only
+        rewrite. A setting given twice raises UsageError."""
+        return client_config({"bootstrap.servers": self.bootstrap_servers,
+                              **self.security_config()}, settings, extra)
 
     def admin(self) -> AdminClient:
         """A shared AdminClient for this cluster."""
@@ -172,13 +204,16 @@ class Cluster(ABC):
         return poll_until(what, predicate, timeout=timeout, interval=interval)
 
     def kafka(
-        self, tool: str, *args: str, check: bool = True, timeout: float = 120.0
+        self, tool: str, *args: str, check: bool = True, timeout: float = 120.0,
+        input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run one of Kafka's own tools (``kafka-topics``, ``kafka-consumer-groups``,
-        ``kafka-dump-log``, ...) against this cluster and return its output."""
+        ``kafka-dump-log``, ...) against this cluster and return its output; ``input`` is
+        the tool's standard input (e.g. ``kafka-console-producer``'s records, one a line)."""
         from labkit.cluster import tools
 
-        return tools.run_tool(self, tool, list(args), check=check, timeout=timeout)
+        return tools.run_tool(self, tool, list(args), check=check, timeout=timeout,
+                              input=input)
 
     def reset(self, prefix: str = "") -> tuple[list[str], list[str]]:
         """Delete the topics and consumer groups named ``prefix…`` (a lesson's own, e.g.

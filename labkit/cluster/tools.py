@@ -20,9 +20,12 @@ def tool_jvm(cluster: Cluster) -> Jvm:
 
 
 def run_tool(
-    cluster: Cluster, tool: str, args: list[str], *, check: bool = True, timeout: float = 120.0
+    cluster: Cluster, tool: str, args: list[str], *, check: bool = True, timeout: float = 120.0,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``tool`` against ``cluster``; with ``check``, a non-zero exit raises KafkaToolError."""
+    """Run ``tool`` against ``cluster``; with ``check``, a non-zero exit raises KafkaToolError.
+    ``input``: text for the tool's standard input (``kafka-console-producer`` reads its
+    records there, one a line); without it the tool reads nothing."""
     cmd = tool_command(tool_jvm(cluster), tool, args, cluster.bootstrap_servers)
     try:
         out = subprocess.run(
@@ -31,7 +34,7 @@ def run_tool(
             text=True,
             timeout=timeout,
             env=child_env(),
-            stdin=subprocess.DEVNULL,
+            **({"input": input} if input is not None else {"stdin": subprocess.DEVNULL}),
         )
     except subprocess.TimeoutExpired:
         raise KafkaToolError(f"{tool} did not finish within {timeout:.0f}s") from None
