@@ -20,8 +20,8 @@ from labkit.validate import positive
 if TYPE_CHECKING:
     from labkit.cluster.base import Cluster
 
-__all__ = ["DUMP_COLUMNS", "dump_segment", "parse_dump", "partition_dir", "scan_batches",
-           "segments"]
+__all__ = ["BATCH_COLUMNS", "DUMP_COLUMNS", "INDEX_COLUMNS", "batches", "dump_segment",
+           "index_files", "parse_dump", "partition_dir", "scan_batches", "segments"]
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str], ints: tuple[str, ...] = (),
@@ -221,4 +221,94 @@ def dump_segment(topic: str, partition: int = 0, *, segment: int | str | None = 
     df = _frame(rows, DUMP_COLUMNS, times=("timestamp",))
     df.attrs["file"] = str(path)
     df.attrs["truncated"] = cut or int(row["size"]) > max_bytes
+    return df
+
+
+BATCH_COLUMNS = ["base_offset", "last_offset", "count", "position", "size", "compression",
+                 "producer_id", "base_sequence"]
+
+
+def _segment_path(c: Cluster, topic: str, partition: int, segment: int | str | None,
+                  node: int | None) -> Path:
+    """The ``.log`` file holding ``segment`` (an offset, a file name, None: the oldest)."""
+    segs = segments(topic, partition, cluster=c, node=node)
+    if segs.empty:
+        raise NotFoundError(f"{topic}-{partition} has no segment file yet")
+    if isinstance(segment, str):
+        match = segs[segs["file"] == segment]
+    else:
+        first = segs["base_offset"].iloc[0]
+        match = segs[segs["base_offset"] <= (first if segment is None else int(segment))]
+    if match.empty:
+        raise NotFoundError(f"{topic}-{partition} has no segment {segment!r}; its files: "
+                            f"{', '.join(segs['file'])}")
+    return Path(segs.attrs["directory"]) / match.iloc[-1]["file"]
+
+
+def batches(topic: str, partition: int = 0, *, segment: int | str | None = None,
+            cluster: Cluster | None = None, node: int | None = None) -> pd.DataFrame:
+    """The record batches of one segment as Kafka's own ``kafka-dump-log --files F`` lists
+    them (batch headers only), one row per batch: ``base_offset, last_offset, count``
+    (records in the batch), ``position`` and ``size`` (bytes in the file), ``compression``
+    (``none``, ``lz4``, ``zstd``, ...), ``producer_id`` (-1: not idempotent),
+    ``base_sequence``. ``segment`` as in :func:`dump_segment`. Local backend only."""
+    c = resolve(cluster)
+    path = _segment_path(c, topic, partition, segment, node)
+    out = c.kafka("kafka-dump-log", "--files", str(path))
+    rows = []
+    for line in out.stdout.splitlines():
+        if line.startswith("baseOffset: "):
+            f = dict(_PAIR.findall(line))
+            rows.append({"base_offset": int(f["baseOffset"]), "last_offset": int(f["lastOffset"]),
+                         "count": int(f["count"]), "position": int(f["position"]),
+                         "size": int(f["size"]), "compression": f.get("compresscodec"),
+                         "producer_id": int(f["producerId"]),
+                         "base_sequence": int(f["baseSequence"])})
+    df = _frame(rows, BATCH_COLUMNS)
+    df.attrs["file"] = str(path)
+    return df
+
+
+INDEX_COLUMNS = ["segment", "log_size", "index_size", "index_entries", "timeindex_size",
+                 "timeindex_entries", "index_disk", "active"]
+
+
+def index_files(topic: str, partition: int = 0, *, cluster: Cluster | None = None,
+                node: int | None = None) -> pd.DataFrame:
+    """Each segment's ``.log`` next to its sparse ``.index`` (offset -> byte position) and
+    ``.timeindex`` (time -> offset), one row per segment, oldest first: the files' sizes in
+    bytes, the entries Kafka's own ``kafka-dump-log`` lists in each, ``index_disk`` (bytes
+    the file system really allocated to the ``.index``: the active segment's index is
+    preallocated to ``segment.index.bytes`` but holds only its few entries) and ``active``.
+    Kafka adds an index entry about every ``index.interval.bytes`` (4096) of log, not one per
+    record. Local backend only; one tool run for all the files."""
+    c = resolve(cluster)
+    segs = segments(topic, partition, cluster=c, node=node)
+    folder = Path(segs.attrs["directory"])
+    stems = [f.removesuffix(".log") for f in segs["file"]]
+    files = [str(folder / f"{s}{ext}") for s in stems for ext in (".index", ".timeindex")]
+    entries: dict[str, int] = {}
+    if files:
+        out = c.kafka("kafka-dump-log", "--files", ",".join(files))
+        current = None
+        for line in out.stdout.splitlines():
+            if line.startswith("Dumping "):
+                current = Path(line.removeprefix("Dumping ").strip()).name
+                entries[current] = 0
+            elif current and (line.startswith("offset: ") or line.startswith("timestamp: ")):
+                entries[current] += 1
+    rows = []
+    for stem, (_, seg) in zip(stems, segs.iterrows(), strict=True):
+        index, timeindex = folder / f"{stem}.index", folder / f"{stem}.timeindex"
+        try:
+            ist, tst = index.stat(), timeindex.stat()
+        except FileNotFoundError:  # removed by retention meanwhile
+            continue
+        rows.append({"segment": seg["file"], "log_size": int(seg["size"]),
+                     "index_size": ist.st_size, "index_entries": entries.get(index.name, 0),
+                     "timeindex_size": tst.st_size,
+                     "timeindex_entries": entries.get(timeindex.name, 0),
+                     "index_disk": ist.st_blocks * 512, "active": bool(seg["active"])})
+    df = _frame(rows, INDEX_COLUMNS)
+    df.attrs["directory"] = str(folder)
     return df

@@ -26,6 +26,7 @@ from labkit.kafka.offsets import watermarks
 from labkit.kafka.ranges import BoundedReader
 from labkit.kafka.topics import partition_ids, topic_configs
 from labkit.lab.exercises import strict_checks
+from labkit.lab.preconditions import still_running  # re-exported: check.still_running
 from labkit.validate import non_negative, positive
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CheckResult", "busy_group", "committed", "committed_records", "compacted_latest",
-    "messages_in_topic", "partition_count", "read_topic", "state_equals", "topic_config",
+    "messages_in_topic", "partition_count", "read_topic", "state_equals", "still_running",
+    "topic_config",
 ]
 
 SHOW = 3  # differences spelled out in a hint
