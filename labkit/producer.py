@@ -26,6 +26,7 @@ from labkit.kafka.clients import QUIET
 from labkit.kafka.topics import partition_ids
 from labkit.records import as_record as _as_record
 from labkit.records import delivery_hint as _hint
+from labkit.records import first_ready as _first_ready
 from labkit.records import source as _source
 from labkit.scenarios import Scenario, ScenarioEvent
 from labkit.validate import name, positive
@@ -41,6 +42,7 @@ FLUSH_TIMEOUT = 30.0
 """Seconds ``stop()`` waits for records in flight before purging them (counted as failed)."""
 
 _CHUNK = 2048  # records sent between checks of stop/pause/deadline at full speed
+_FULL_WAIT = 0.002  # seconds between tries while librdkafka's queue is full
 
 GIVE_UP = 50
 """A producer stops by itself once this many records failed in a row, with no record
@@ -91,7 +93,8 @@ class ProducerHandle:
         self._total = total if total is not None else limit
         self._started = time.monotonic()
         self._ended: float | None = None
-        self._iter = iter(source)
+        # a scenario sends its bare records: no ScenarioEvent made per record
+        self._iter = iter(source.records() if isinstance(source, Scenario) else source)
         self._thread = threading.Thread(target=self._run, name=f"labkit-produce-{topic}",
                                         daemon=True)
         self._thread.start()
@@ -237,6 +240,7 @@ class ProducerHandle:
         bar = None
         try:
             bar = self._make_bar()
+            self._iter = _first_ready(self._iter)
             self._loop(bar)
         except BaseException as exc:  # surfaced through errors/raise_for_errors, never lost
             self.exception = exc
@@ -333,7 +337,9 @@ class ProducerHandle:
         if p is None:  # already finished: the record cannot be handed over
             return False
         while True:
-            p.poll(0.05)
+            # short: with delivery.report.only.error there is no delivery event to wake a
+            # longer poll, so it would sleep its whole timeout while the queue drains
+            p.poll(_FULL_WAIT)
             try:
                 # the stub wants list[tuple[str, str | bytes | None]] (invariant)
                 p.produce(self.topic, rec.value, rec.key, headers=rec.headers)  # type: ignore[arg-type]

@@ -3,7 +3,8 @@ into records; and the one-line hint for a record the cluster refused."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from labkit.codec import EncodedRecord, encode_fast
@@ -11,7 +12,7 @@ from labkit.events import Event
 from labkit.exceptions import UsageError
 from labkit.scenarios import Scenario, ScenarioEvent, get_scenario
 
-__all__ = ["as_record", "delivery_hint", "source"]
+__all__ = ["as_record", "delivery_hint", "first_ready", "source"]
 
 
 def as_record(item: Any) -> EncodedRecord:
@@ -38,6 +39,14 @@ def source(scenario: Any) -> Iterable[Any]:
     raise UsageError(
         f"scenario={scenario!r} is not a scenario name, a Scenario or an iterable of records"
     )
+
+
+def first_ready(it: Iterator[Any]) -> Iterator[Any]:
+    """The same items, the first one made already: a rate's schedule starts once the source
+    is warm (a scenario's first record sets up its tables), not with a burst to catch up."""
+    for first in it:
+        return itertools.chain((first,), it)
+    return it
 
 
 def delivery_hint(code: str, size: int | None) -> str:

@@ -20,7 +20,7 @@ import orjson
 from labkit.codec import EncodedRecord, encode_fast
 from labkit.events import Event
 from labkit.exceptions import SettingsError
-from labkit.scenarios.fast import CONTENT_HEADER, SPEC_HEADER, Clock, TypePlan, uuid4_text
+from labkit.scenarios.fast import CONTENT_HEADER, SPEC_HEADER, Clock, TypePlan, uuid4_ids
 
 DEFAULT_START = datetime(2025, 1, 6, 11, 0, tzinfo=UTC)
 """Monday 6 January 2025, 11:00 UTC: the pizza shop opens."""
@@ -204,8 +204,14 @@ class Scenario(ABC):
         return self.events()
 
     def records(self) -> Iterator[EncodedRecord]:
-        """Just the records (key, value, headers), poison pills included."""
-        return (e.record for e in self.events())
+        """Just the records (key, value, headers), poison pills included (what a producer
+        sends; no ScenarioEvent made on the fast path)."""
+        if self.limit == 0:
+            return iter(())
+        fast = self._fast_world()
+        if fast is None:
+            return (e.record for e in self._model_events())
+        return self._fast_events(fast, bare=True)
 
     def events(self, *, check: bool = False) -> Iterator[ScenarioEvent]:
         """Generate the records, from the start each time it is called.
@@ -249,11 +255,11 @@ class Scenario(ABC):
             if emitted == self.limit:
                 return
 
-    def _fast_events(
-        self, world: Iterator[tuple[float, type[Event], dict[str, Any]]]
-    ) -> Iterator[ScenarioEvent]:
-        """The hot loop of :meth:`events`: the same records as :meth:`_model_events`."""
-        getrandbits = random.Random(f"{self.seed}:ids").getrandbits
+    def _fast_events(self, world: Iterator[tuple[float, type[Event], dict[str, Any]]], *,
+                     bare: bool = False) -> Iterator[Any]:
+        """The hot loop of :meth:`events`: the same records as :meth:`_model_events`, as
+        ScenarioEvents, or with ``bare`` as just the EncodedRecords (what a producer sends)."""
+        next_id = uuid4_ids(random.Random(f"{self.seed}:ids").getrandbits).__next__
         poison = random.Random(f"{self.seed}:poison")
         chance = poison.random
         fraction, duration, start = self.poison_fraction, self.duration, self.start
@@ -264,7 +270,7 @@ class Scenario(ABC):
         spec, content = SPEC_HEADER, CONTENT_HEADER
         emitted = skipped = 0
         for at, cls, data in world:
-            bits = getrandbits(128)
+            event_id = next_id()
             if duration is not None and at > duration:
                 return
             try:
@@ -275,19 +281,26 @@ class Scenario(ABC):
                 skipped = self._skipped(skipped)
                 continue
             skipped = 0
-            key = str(data[plan.key_field]).encode()
+            key = data[plan.key_field].encode()
             record = new_record(EncodedRecord, (key, dumps(data), [
-                spec, plan.type, plan.source, ("ce_id", uuid4_text(bits).encode()),
-                ("ce_time", clock(at)), ("ce_subject", key), content]))
+                spec, plan.type, plan.source, ("ce_id", event_id), ("ce_time", clock(at)),
+                ("ce_subject", key), content]))
+            if bare and not fraction:
+                yield record
+                emitted += 1
+                if emitted == limit:
+                    return
+                continue
             real = new_event(ScenarioEvent)
             real.record, real.kind, real.at, real.poison, real._src = (
                 record, plan.kind, at, None, (cls, data, start))
             while fraction and chance() < fraction:
-                yield _poison_pill(real, poison)
+                pill = _poison_pill(real, poison)
+                yield pill.record if bare else pill
                 emitted += 1
                 if emitted == limit:
                     return
-            yield real
+            yield record if bare else real
             emitted += 1
             if emitted == limit:
                 return

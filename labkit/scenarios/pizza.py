@@ -192,20 +192,27 @@ class _World:
         self.random = self.rng.random
         self.choice, self.randint, self.weighted = _draws(self.rng)
         self.heap: list[tuple[float, int, Callable[..., Out], tuple[Any, ...]]] = []
-        self.seq = itertools.count()
         self.now = 0.0
         self.customers: list[_Customer] = []
         self.active: list[_Customer] = []
         self.orders = 0
+        self.later, self.at = self._schedulers()
 
-    def later(self, lo: float, hi: float, action: Callable[..., Out], *args: Any) -> None:
-        """Schedule ``action(*args)`` between lo and hi seconds from now."""
-        # rng.uniform(lo, hi), inlined: the same draw, the same float
-        heapq.heappush(self.heap, (self.now + (lo + (hi - lo) * self.random()),
-                                   next(self.seq), action, args))
+    def _schedulers(self) -> tuple[Callable[..., None], Callable[..., None]]:
+        """``later(lo, hi, action, *args)``: schedule ``action(*args)`` between lo and hi
+        seconds from now; ``at(when, action, *args)``: at that time. Closures over the heap,
+        the RNG and the sequence (ties run in the order scheduled): the hottest calls."""
+        heap, push, seq, uniform = self.heap, heapq.heappush, itertools.count().__next__, \
+            self.random
 
-    def at(self, when: float, action: Callable[..., Out], *args: Any) -> None:
-        heapq.heappush(self.heap, (when, next(self.seq), action, args))
+        def later(lo: float, hi: float, action: Callable[..., Out], *args: Any) -> None:
+            # rng.uniform(lo, hi), inlined: the same draw, the same float
+            push(heap, (self.now + (lo + (hi - lo) * uniform()), seq(), action, args))
+
+        def at(when: float, action: Callable[..., Out], *args: Any) -> None:
+            push(heap, (when, seq(), action, args))
+
+        return later, at
 
     def every(self, per_minute: float, action: Callable[[], Out]) -> None:
         """Run ``action`` as a Poisson process with the given rate."""
