@@ -50,20 +50,21 @@ def _paced_read(c: Cluster, topic: str, start: str, rate: float | None, seconds:
     the rate reached."""
     consumer = _consumer(c, topic, start)
     records = nbytes = 0
+    first: float | None = None  # the rate counts from the first record (not the set-up)
     try:
-        began = time.monotonic()
-        deadline = began + seconds
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and (until is None or records < until):
             want = 5000 if rate is None else max(1, min(5000, int(rate * 0.05)))
             for msg in consumer.consume(want, 0.2):
                 if msg.error() is None:
+                    first = time.monotonic() if first is None else first
                     records += 1
                     nbytes += len(msg.value() or b"")
-            if rate is not None:  # pacing, not waiting for readiness: hold the rate
-                ahead = began + records / rate - time.monotonic()
+            if rate is not None and first is not None:  # pacing (not a readiness wait)
+                ahead = first + records / rate - time.monotonic()
                 if ahead > 0:
                     time.sleep(min(ahead, max(0.0, deadline - time.monotonic())))
-        elapsed = time.monotonic() - began
+        elapsed = time.monotonic() - first if first is not None else 0.0
     finally:
         consumer.close()
     return {"records": records, "bytes": nbytes, "seconds": elapsed,
