@@ -48,6 +48,7 @@ Headers = Sequence[tuple[str, bytes | None]] | Mapping[str, bytes | None] | None
 
 _SDK_PREAMBLE = "Failed to create CloudEvent due to the validation errors:: "
 _BY_TYPE_BYTES: dict[bytes, type[Event]] = {t.encode(): m for t, m in CE_TYPES.items()}
+_new_event = object.__new__
 
 
 class EncodedRecord(NamedTuple):
@@ -348,7 +349,10 @@ def decode_fast(
         if value is None:
             return _tombstone(headers, key, raw)
         raise _bad_value(value, where)
-    return DecodedEvent(model.ce_type, data, headers, key, model)
+    event = _new_event(DecodedEvent)  # __init__'s stores without its call: the hot path
+    event.type, event.data, event.model_class, event._headers, event._key = (
+        model.ce_type, data, model, headers, key)
+    return event
 
 
 def decode(

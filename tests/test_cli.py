@@ -77,6 +77,19 @@ def test_kafka_tool_against_the_lab_cluster(cluster: object) -> None:
     assert "LeaderId:" in out.stdout
 
 
+@pytest.mark.cluster
+def test_produce_without_a_rate_prints_the_achieved_rate(cluster: labkit.Cluster,
+                                                         topic: str) -> None:
+    cluster.fresh_topic(topic, partitions=3)
+    out = run_cli("produce", "pizza", "--topic", topic, "--limit", "5000")
+    assert out.returncode == 0, out.stderr
+    assert "sent 5000, acked 5000, failed 0" in out.stdout, out.stdout
+    line = out.stdout.splitlines()[-1]
+    assert line.startswith("achieved rate: ") and line.endswith(
+        " events/s acknowledged (full speed)"), line
+    assert int(line.split()[2].replace(",", "")) > 0, line
+
+
 def test_up_restarts_a_node_that_is_down(cluster: labkit.Cluster) -> None:
     """A node a lesson stopped stays down if its kernel died; ``labkit up`` brings it back,
     and a process that started earlier (this one) still controls the restarted node."""
