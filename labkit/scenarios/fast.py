@@ -100,23 +100,27 @@ def _minute_tails() -> list[bytes]:
 class Clock:
     """``ce_time`` text for ``start + at`` seconds (``at`` rounded to milliseconds), as
     ``codec.encode_fast`` writes it; the date, hour and minute are formatted once a minute,
-    the rest comes from a table (a start with a fraction of a millisecond: the exact way)."""
+    the rest comes from a table (a start with a fraction of a millisecond: the exact way).
+    ``text`` is a closure: its state in cells, not attributes (it runs for every record)."""
 
     def __init__(self, start: datetime) -> None:
         self.start = start
         utc = start.astimezone(UTC)
-        self.base = utc.replace(second=0, microsecond=0)  # a whole minute
-        self.ms, self.sub = divmod(utc.second * 1_000_000 + utc.microsecond, 1000)
-        self.lo = self.hi = 0  # the minute cached: lo <= milliseconds since base < hi
-        self.prefix = b""
-        self.tails = _minute_tails()
+        base = utc.replace(second=0, microsecond=0)  # a whole minute
+        first, sub = divmod(utc.second * 1_000_000 + utc.microsecond, 1000)
+        tails = _minute_tails()
+        lo = hi = 0  # the minute cached: lo <= milliseconds since base < hi
+        prefix = b""
 
-    def text(self, at: float) -> bytes:
-        if self.sub or not 0 <= at < EXACT_UP_TO:  # the exact, slow way
-            return time_text((self.start + timedelta(seconds=at)).astimezone(UTC)).encode()
-        ms = self.ms + round(at * 1000)
-        if not self.lo <= ms < self.hi:
-            self.lo = ms - ms % 60_000
-            self.hi = self.lo + 60_000
-            self.prefix = (self.base + timedelta(milliseconds=self.lo)).isoformat()[:17].encode()
-        return self.prefix + self.tails[ms - self.lo]
+        def text(at: float) -> bytes:
+            nonlocal lo, hi, prefix
+            if sub or not 0 <= at < EXACT_UP_TO:  # the exact, slow way
+                return time_text((start + timedelta(seconds=at)).astimezone(UTC)).encode()
+            ms = first + round(at * 1000)
+            if not lo <= ms < hi:
+                lo = ms - ms % 60_000
+                hi = lo + 60_000
+                prefix = (base + timedelta(milliseconds=lo)).isoformat()[:17].encode()
+            return prefix + tails[ms - lo]
+
+        self.text = text

@@ -239,3 +239,16 @@ def test_importing_scenarios_stays_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, check=True, timeout=120)  # fmt: skip
     assert out.stdout.strip() == "[]"
+
+
+def test_round_ms_is_round_to_3_places() -> None:
+    import random
+
+    from labkit.scenarios.pizza import round_ms
+
+    rng = random.Random(5)
+    samples = [rng.uniform(0, 10.0 ** rng.randint(0, 9)) for _ in range(200_000)]
+    samples += [k / 1000 + d for k in range(0, 5000) for d in (0.0005, -0.0005, 5e-7, 0.0)]
+    samples += [0.0, 1e8 - 0.0005, 1e8, 1e8 + 0.0005, 2e9 + 0.1235, 1e15 + 0.5]
+    for x in samples:
+        assert round_ms(x) == round(x, 3), x
