@@ -79,6 +79,8 @@ TIERS: list[tuple[int, LoyaltyTier]] = [(10, "gold"), (5, "silver"), (2, "bronze
 
 MENU_NAMES, SIZE_NAMES = list(MENU), list(SIZES)
 PRICES = {(n, z): round(MENU[n] * SIZES[z] * 2) / 2 for n in MENU for z in SIZES}
+_MENU_N, _SIZE_N = len(MENU_NAMES), len(SIZE_NAMES)
+_MENU_BITS, _SIZE_BITS = _MENU_N.bit_length(), _SIZE_N.bit_length()  # as random's choice
 
 Data = dict[str, Any]
 T = TypeVar("T")
@@ -231,11 +233,13 @@ class _World:
         if per_minute <= 0:
             return
 
-        def tick() -> Out:  # rng.expovariate(per_minute / 60), inlined
-            self.at(self.now + -math.log(1.0 - self.random()) / (per_minute / 60), tick)
+        rate, log, uniform, at = per_minute / 60, math.log, self.random, self.at
+
+        def tick() -> Out:  # rng.expovariate(rate), inlined: the same draw, the same float
+            at(self.now + -log(1.0 - uniform()) / rate, tick)
             return action()
 
-        self.at(self.rng.expovariate(per_minute / 60), tick)
+        self.at(self.rng.expovariate(rate), tick)
 
     def run(self) -> Iterator[tuple[float, type[Event], Data]]:
         shop = self.shop
@@ -347,11 +351,18 @@ class _World:
     def check_out(self) -> Out:
         if not self.active:
             return None
-        choice = self.choice
+        choice, bits = self.choice, self.rng.getrandbits
         self.orders += 1
         items, prices = [], []
         for _ in range(self.weighted(PIZZAS_PER_ORDER)):
-            name, size = choice(MENU_NAMES), choice(SIZE_NAMES)
+            # choice(MENU_NAMES), choice(SIZE_NAMES), inlined: the same draws
+            r = bits(_MENU_BITS)
+            while r >= _MENU_N:
+                r = bits(_MENU_BITS)
+            z = bits(_SIZE_BITS)
+            while z >= _SIZE_N:
+                z = bits(_SIZE_BITS)
+            name, size = MENU_NAMES[r], SIZE_NAMES[z]
             price = PRICES[name, size]
             items.append({"name": name, "size": size, "price": price})
             prices.append(price)
