@@ -14,6 +14,7 @@ pre-filled by the plain loop (the fastest path).
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 import uuid
@@ -73,6 +74,7 @@ def plain_consume(cluster: labkit.Cluster, topic: str, n: int) -> float:
     c = Consumer(cluster.config(group_id=f"bench-{uuid.uuid4().hex[:8]}",
                                 enable_auto_commit=False))
     parts = cluster.admin().list_topics(topic, timeout=10).topics[topic].partitions
+    gc.disable()  # as labkit's reader does: the comparison is of the loops, not of the GC
     t0 = time.perf_counter()
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
     seen = 0
@@ -83,6 +85,7 @@ def plain_consume(cluster: labkit.Cluster, topic: str, n: int) -> float:
                 m.value()
                 seen += 1
     took = time.perf_counter() - t0
+    gc.enable()
     c.close()
     assert seen == n, f"plain consume saw {seen} of {n}"
     return took
