@@ -66,7 +66,7 @@ def deleted(topic: str, keys: Iterable[Any], *, cluster: Cluster | None = None) 
         return _missing(topic, name)
     latest = _latest(topic, c)
     diffs = [f"key {_short(k)}: its latest record (partition {p}, offset {o}) still has a "
-             "value; produce a record with this key and value=None" for k in sorted(wanted)
+             "value, so every reader still sees it" for k in sorted(wanted)
              if k in latest for p, o, v in [latest[k]] if v is not None]
     gone = sorted(k for k, (_p, _o, v) in latest.items() if v is None and k not in wanted)
     diffs += [f"key {_short(k)} was deleted too, but it should keep its value" for k in gone]
