@@ -200,10 +200,10 @@ def cmd_produce(args: argparse.Namespace) -> int:
         handle.stop()
     if live:
         print()
-    print(("stopped: " if stopped else "done: ") + handle.summary(), flush=True)
     achieved = handle.acked / handle.elapsed if handle.elapsed > 0 else 0.0
     pace = ("full speed" if args.rate is None else f"--rate {args.rate:g}")
     print(f"achieved rate: {achieved:,.0f} events/s acknowledged ({pace})", flush=True)
+    print(("stopped: " if stopped else "done: ") + handle.summary(), flush=True)
     handle.raise_for_errors()
     return 0
 

@@ -84,7 +84,7 @@ def test_produce_without_a_rate_prints_the_achieved_rate(cluster: labkit.Cluster
     out = run_cli("produce", "pizza", "--topic", topic, "--limit", "5000")
     assert out.returncode == 0, out.stderr
     assert "sent 5000, acked 5000, failed 0" in out.stdout, out.stdout
-    line = out.stdout.splitlines()[-1]
+    line = out.stdout.splitlines()[-2]  # then the summary, the last line as before
     assert line.startswith("achieved rate: ") and line.endswith(
         " events/s acknowledged (full speed)"), line
     assert int(line.split()[2].replace(",", "")) > 0, line
