@@ -149,7 +149,8 @@ class DecodedEvent:
         self.model_class = model_class
         self._headers = headers
         self._key = key
-        # _map and _model stay unset until needed (fewer stores on the fast path)
+        # _map and _model stay unset until needed (fewer stores on the fast path);
+        # decode_fast makes its events without this call: a new slot set here goes there too
 
     def header(self, name: str) -> str | None:
         """A header's value as text (``"ce_id"``, ``"content-type"``...), or None."""
