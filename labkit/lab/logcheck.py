@@ -7,6 +7,7 @@ equals the table the topic holds: latest value per key, tombstones deleting).
 Events (lesson 03): :func:`latest_event` (a key's newest record is a given event),
 :func:`effects_once` (one side effect per matching event of the log) and :func:`ledger`
 (a durable SQLite ledger holds the ids of exactly those events).
+Counts: :func:`records_read` (a predicted number of records against what a reader gets now).
 Offsets (lesson 04): :func:`log_start` (a predicted log-start offset against the broker's),
 :func:`at_log_start` (a group's committed offsets are the partitions' log-start offsets).
 
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from labkit.cluster.base import Cluster
 
 __all__ = ["at_log_start", "compacted_away", "deleted", "effects_once", "latest_event",
-           "ledger", "log_start", "table_equals"]
+           "ledger", "log_start", "records_read", "table_equals"]
 
 
 def _latest(topic: str, c: Cluster) -> dict[bytes, tuple[int, int, bytes | None]]:
@@ -216,6 +217,21 @@ def ledger(path: str | Path, table: str, topic: str, select: Select, *,
                            f"ids, has {len(extra)} it should not and {twice} twice", name)
     return CheckResult(True, f"after a reopen the ledger holds the {len(want)} event ids",
                        name)
+
+
+@_check
+def records_read(topic: str, prediction: int | None, *,
+                 cluster: Cluster | None = None) -> CheckResult:
+    """A predicted number of records equals what reading ``topic`` from its log-start offset
+    to its high watermark returns now."""
+    name, c = "records_read", resolve(cluster)
+    if _parts(c, topic) is None:
+        return _missing(topic, name)
+    got = len(read_topic(topic, cluster=c))
+    if prediction != got:
+        return CheckResult(False, f"you predicted {prediction}; a reader gets {got} records "
+                           "now", name)
+    return CheckResult(True, f"a reader gets {got} records, as you predicted", name)
 
 
 @_check

@@ -104,6 +104,9 @@ def test_log_start_and_at_log_start(cluster: labkit.Cluster, topic: str, group: 
     for future in cluster.admin().delete_records([TopicPartition(topic, 0, 3)]).values():
         future.result(timeout=15)  # the log-start offset of partition 0 moves to 3
     assert logcheck.log_start(topic, {0: 3, 1: 0}, cluster=cluster).passed
+    assert logcheck.records_read(topic, 7, cluster=cluster).passed      # 10 written, 3 deleted
+    wrong_count = logcheck.records_read(topic, 10, cluster=cluster)
+    assert not wrong_count and "you predicted 10; a reader gets 7 records" in wrong_count.message
     off = logcheck.log_start(topic, 0, cluster=cluster)
     assert not off and "partition 0: you predicted 0, the broker's log-start offset is 3" \
         in off.message
