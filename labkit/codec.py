@@ -204,7 +204,7 @@ class DecodedEvent:
             return self._model
         except AttributeError:
             if self.model_class is None or self.data is None:
-                raise _fail(f"a tombstone (key {self.key!r:.60}, null value) has no data "
+                raise _fail(f"a tombstone (key {self._key!r:.60}, null value) has no data "
                             "to validate", where) from None
             self._model = _validate(self.model_class, self.data, where)
             return self._model
