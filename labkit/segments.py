@@ -197,30 +197,14 @@ def dump_segment(topic: str, partition: int = 0, *, segment: int | str | None = 
     says if that cut the segment short, ``df.attrs["file"]`` names the file."""
     positive("limit", limit, whole=True)
     positive("max_bytes", max_bytes, whole=True)
-    if segment is not None and (isinstance(segment, bool)
-                                or not isinstance(segment, int | str)):
-        raise UsageError(f"segment={segment!r} is not valid; give an offset, a file name or "
-                         "None")
     c = resolve(cluster)
-    segs = segments(topic, partition, cluster=c, node=node)
-    if segs.empty:
-        raise NotFoundError(f"{topic}-{partition} has no segment file yet")
-    if isinstance(segment, str):
-        match = segs[segs["file"] == segment]
-    else:  # the segment holding that offset (None: the oldest)
-        match = segs[segs["base_offset"] <= (segs["base_offset"].iloc[0] if segment is None
-                                             else int(segment))].tail(1)
-    if match.empty:
-        raise NotFoundError(f"{topic}-{partition} has no segment {segment!r}; its files: "
-                            f"{', '.join(segs['file'])}")
-    row = match.iloc[0]
-    path = Path(segs.attrs["directory"]) / row["file"]
+    path, size = _segment_file(c, topic, partition, segment, node)
     out = c.kafka("kafka-dump-log", "--files", str(path), "--print-data-log",
                   "--max-bytes", str(max_bytes))
     rows, cut = parse_dump(out.stdout, limit)
     df = _frame(rows, DUMP_COLUMNS, times=("timestamp",))
     df.attrs["file"] = str(path)
-    df.attrs["truncated"] = cut or int(row["size"]) > max_bytes
+    df.attrs["truncated"] = cut or size > max_bytes
     return df
 
 
@@ -228,21 +212,27 @@ BATCH_COLUMNS = ["base_offset", "last_offset", "count", "position", "size", "com
                  "producer_id", "base_sequence"]
 
 
-def _segment_path(c: Cluster, topic: str, partition: int, segment: int | str | None,
-                  node: int | None) -> Path:
-    """The ``.log`` file holding ``segment`` (an offset, a file name, None: the oldest)."""
+def _segment_file(c: Cluster, topic: str, partition: int, segment: int | str | None,
+                  node: int | None) -> tuple[Path, int]:
+    """The ``.log`` file holding ``segment`` (an offset, a file name, None: the oldest) and
+    its size in bytes."""
+    if segment is not None and (isinstance(segment, bool)
+                                or not isinstance(segment, int | str)):
+        raise UsageError(f"segment={segment!r} is not valid; give an offset, a file name or "
+                         "None")
     segs = segments(topic, partition, cluster=c, node=node)
     if segs.empty:
         raise NotFoundError(f"{topic}-{partition} has no segment file yet")
     if isinstance(segment, str):
         match = segs[segs["file"] == segment]
-    else:
+    else:  # the segment holding that offset (None: the oldest)
         first = segs["base_offset"].iloc[0]
         match = segs[segs["base_offset"] <= (first if segment is None else int(segment))]
     if match.empty:
         raise NotFoundError(f"{topic}-{partition} has no segment {segment!r}; its files: "
                             f"{', '.join(segs['file'])}")
-    return Path(segs.attrs["directory"]) / match.iloc[-1]["file"]
+    row = match.iloc[-1]
+    return Path(segs.attrs["directory"]) / row["file"], int(row["size"])
 
 
 def batches(topic: str, partition: int = 0, *, segment: int | str | None = None,
@@ -253,7 +243,7 @@ def batches(topic: str, partition: int = 0, *, segment: int | str | None = None,
     (``none``, ``lz4``, ``zstd``, ...), ``producer_id`` (-1: not idempotent),
     ``base_sequence``. ``segment`` as in :func:`dump_segment`. Local backend only."""
     c = resolve(cluster)
-    path = _segment_path(c, topic, partition, segment, node)
+    path, _ = _segment_file(c, topic, partition, segment, node)
     out = c.kafka("kafka-dump-log", "--files", str(path))
     rows = []
     for line in out.stdout.splitlines():
