@@ -19,7 +19,7 @@ LAYERS = [  # lowest first
     ("domain", ("labkit.events", "labkit.codec", "labkit.scenarios")),
     ("toolkit", ("labkit.deadletter", "labkit.producer", "labkit.records", "labkit.reader",
                  "labkit.services", "labkit.inspect", "labkit.segments", "labkit.members",
-                 "labkit.streams")),
+                 "labkit.streams", "labkit.shares", "labkit.shop")),
     ("teaching UI", ("labkit.lab",)),
     ("entry points", ("labkit.cli", "labkit")),
 ]
