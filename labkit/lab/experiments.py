@@ -33,11 +33,16 @@ if TYPE_CHECKING:
 __all__ = ["backlog_vs_tail", "catch_up"]
 
 
-def _consumer(c: Cluster, topic: str, start: str) -> Any:
+def _consumer(c: Cluster, topic: str, start: str, *, paced: bool) -> Any:
     from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 
-    consumer = Consumer(c.config({"group.id": "labkit.experiments", "enable.auto.commit": False,
-                                  "enable.partition.eof": False}))
+    conf = {"group.id": "labkit.experiments", "enable.auto.commit": False,
+            "enable.partition.eof": False}
+    if paced:  # fetch about what is read: the client's read-ahead (64 MB by default) would
+        # pull far more from a reader far behind than from one at the tail, whose fetches
+        # can only return what was just written -- the two readers would not do the same work
+        conf["queued.max.messages.kbytes"] = 4096
+    consumer = Consumer(c.config(conf))
     where = OFFSET_BEGINNING if start == "earliest" else OFFSET_END
     consumer.assign([TopicPartition(topic, p, where) for p in partition_ids(c, topic)])
     return consumer
@@ -48,7 +53,7 @@ def _paced_read(c: Cluster, topic: str, start: str, rate: float | None, seconds:
     """Read from ``start`` ('earliest' or 'end') at most ``rate`` records/s (None: as fast
     as possible) for ``seconds``, or until ``until`` records were read; records, bytes and
     the rate reached."""
-    consumer = _consumer(c, topic, start)
+    consumer = _consumer(c, topic, start, paced=rate is not None)
     records = nbytes = 0
     first: float | None = None  # the rate counts from the first record (not the set-up)
     try:

@@ -94,9 +94,12 @@ def test_lesson_runs_in_jupyterlab_and_shows_its_live_chart(cluster: object,
                     }""", timeout=120_000)
                 page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
                 page.wait_for_selector(".jp-OutputArea-output img", timeout=240_000)
-                # wait until every code cell has run (an execution count, no '*')
+                # wait until every code cell has run (an execution count, no '*'), or a cell
+                # raised: run-all stops there and the cells after it never get a count
                 page.wait_for_function(
                     """() => {
+                      if (document.querySelector(
+                            "[data-mime-type='application/vnd.jupyter.error']")) return true;
                       const prompts = [...document.querySelectorAll(
                         '.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
                       return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));

@@ -18,7 +18,7 @@ def test_backlog_vs_tail_measures_both_readers(cluster: labkit.Cluster, topic: s
     cluster.fresh_topic(topic, partitions=3)
     labkit.produce_all(_records(), topic, limit=20_000, progress=False)
     with labkit.produce(_records(), topic, cluster=cluster) as fire:
-        df = experiments.backlog_vs_tail(fire, topic, read_rate=2000, rounds=1, seconds=1.0)
+        df = experiments.backlog_vs_tail(fire, topic, read_rate=2000, rounds=1, seconds=2.0)
     assert list(df["reader"]) == ["at the tail", "far behind", "far behind", "at the tail"]
     assert (df["produce_rate"] > 0).all() and (df["read_rate"] > 500).all()
     assert (df[df.reader == "far behind"]["behind"] >= 20_000).all()
