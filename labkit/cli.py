@@ -8,6 +8,8 @@
     labkit reset                   delete the lab's topics and consumer groups
     labkit kafka TOOL ARGS...      run Kafka's own tools against the lab cluster
     labkit lab [--port N]          start JupyterLab on notebooks/ (no browser opened)
+    labkit doctor                  check this machine for the lab (each line: ✓, ! or ✗)
+    labkit notebooks --student DIR student copies of the lessons, without their solutions
 
 Errors print one line (what is wrong and how to fix it) and exit with status 1.
 """
@@ -167,6 +169,23 @@ def cmd_lab(args: argparse.Namespace) -> int:
           "'labkit down'.", flush=True)
     os.execv(cmd[0], cmd)
     return 0  # not reached
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from labkit.lab.doctor import report
+
+    text, fine = report()
+    print(text)
+    return 0 if fine else 1
+
+
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    from labkit.lab.copies import write_student_copies
+
+    removed = write_student_copies(args.notebooks, args.student, force=args.force)
+    print(f"wrote {len(removed)} student copies to {args.student} "
+          f"({sum(removed.values())} solution cells taken out, outputs cleared)")
+    return 0
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
@@ -335,6 +354,12 @@ def build_parser() -> _Parser:
     lab = command("lab", cmd_lab, help="start JupyterLab on the lessons")
     lab.add_argument("--port", type=_port, default=8888, help="1 to 65535 (default: 8888)")
     lab.add_argument("--notebooks", type=Path, default=NOTEBOOKS)
+    command("doctor", cmd_doctor, help="check this machine for the lab")
+    nbs = command("notebooks", cmd_notebooks, help="write student copies of the lessons")
+    nbs.add_argument("--student", type=Path, required=True, metavar="DIR",
+                     help="where the copies go (a folder outside notebooks/)")
+    nbs.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="the lessons' folder")
+    nbs.add_argument("--force", action="store_true", help="replace copies already in DIR")
     prod = command("produce", cmd_produce, help="produce a scenario's events to a topic")
     prod.add_argument("scenario", help="a scenario name, e.g. pizza or pizza-orders")
     prod.add_argument("--topic", required=True, type=_topic)
