@@ -13,22 +13,15 @@ student's own programs (the kitchen group, the email subscriber) and the chaos t
 * the **terms** step is a subscriber added later (:meth:`Shop.add_terms_step`): it reads
   the orders from the beginning and asks each ordering customer once to accept new terms.
 
-Events are JSON values keyed by order or customer id; every one carries an ``event_id``::
-
-    shop = Shop("lesson10", orders=120, seconds=30, database="work/lesson10-shop.db")
-    shop.create_topics()
-    shop.start()
-    ...
-    shop.stop()
-
-Chaos helpers: :meth:`Shop.inject_poison` (a record that is not JSON), :meth:`Shop.victim`
-(a node to kill that is neither the active controller nor a coordinator of the named
-groups: killing a coordinator would make a commit fail and a record be handled twice, a
-different lesson) and :meth:`Shop.under_replicated`.
+Events are JSON values keyed by order or customer id, each with an ``event_id``. Use:
+``create_topics()``, ``start()``, ... ``stop()``. Chaos: :meth:`Shop.inject_poison`, and
+:meth:`Shop.victim` (a node to kill that is neither the active controller nor a coordinator
+of the named groups: a moving coordinator can fail a commit, so a record is handled twice).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import sqlite3
@@ -52,10 +45,12 @@ from labkit.waiting import Deadline
 if TYPE_CHECKING:
     from labkit.cluster import Cluster
 
-__all__ = ["SERVED", "Shop", "Topics", "price"]
+__all__ = ["SERVED", "Shop", "Topics", "price", "stop_all"]
 
 SERVED = {city for city, _code in CITIES[:3]}
 """Cities the couriers reach; an order to any other is refunded (the saga's compensation)."""
+_RUNNING: list[Shop] = []
+_LOCK = threading.Lock()
 ITEMS = sorted(PRICES)  # (pizza, size) pairs, priced by the pizza scenario's menu
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (customer_id TEXT PRIMARY KEY, name TEXT, city TEXT,
@@ -120,19 +115,16 @@ class Shop:
     def create_topics(self) -> Topics:
         """Every topic from scratch: customers compacted, sales in one partition."""
         t, c = self.topics, self.cluster
-        for name in (t.orders, t.kitchen, t.deliveries):
-            c.fresh_topic(name, partitions=3)
+        for name in (t.orders, t.kitchen, t.deliveries, t.sales, t.revenue, t.dead_letters):
+            c.fresh_topic(name, partitions=1 if name in (t.sales, t.revenue, t.dead_letters) else 3)
         c.fresh_topic(t.customers, partitions=3, cleanup_policy="compact")
-        for name in (t.sales, t.revenue, t.dead_letters):
-            c.fresh_topic(name, partitions=1)
         self.database.unlink(missing_ok=True)
         with self._db() as db:
             db.executescript(SCHEMA)
         return t
 
     def _config(self, **settings: Any) -> dict[str, Any]:
-        """A client configuration; librdkafka's own log stays quiet (a background service
-        reports through ``errors``, not in whichever cell runs)."""
+        """A client configuration; librdkafka's log quiet (failures go to ``errors``)."""
         return {**self.cluster.config(**settings), **QUIET}
 
     def _db(self) -> sqlite3.Connection:
@@ -144,6 +136,8 @@ class Shop:
         for name, fn in (("storefront", self._storefront), ("relay", self._relay),
                          ("delivery", self._delivery)):
             self._spawn(name, fn)
+        with _LOCK:
+            _RUNNING.append(self)
         return self
 
     def add_terms_step(self) -> None:
@@ -169,6 +163,9 @@ class Shop:
         for thread in self._threads:
             thread.join(deadline.clamp(timeout))
         self._threads = [t for t in self._threads if t.is_alive()]
+        with _LOCK:
+            if self in _RUNNING:
+                _RUNNING.remove(self)
         self.raise_for_errors()
 
     def raise_for_errors(self) -> None:
@@ -399,6 +396,15 @@ class Shop:
         return sum(len(p.isrs) < len(p.replicas)
                    for name, topic in md.topics.items() if name.startswith(self.prefix + ".")
                    for p in topic.partitions.values())
+
+
+def stop_all() -> None:
+    """Stop every shop this process started (a lesson run again), whatever failed in them."""
+    with _LOCK:
+        running = list(_RUNNING)
+    for shop in running:
+        with contextlib.suppress(ServiceError):
+            shop.stop()
 
 
 def _collect(acked: list[str], event_id: str) -> Callable[[Any, Any], None]:
