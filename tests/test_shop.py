@@ -159,6 +159,7 @@ def test_log_dirs_reports_every_replica(cluster: labkit.Cluster) -> None:
     replicas = 3 if len(cluster.nodes) >= 3 else 1  # the lab's default replication factor
     assert len(dirs) == 2 * replicas and set(dirs["topic"]) == {topic}
     assert (dirs["size"] == 0).all()
+    cluster.reset("test-opscheck.")
 
 
 def test_lab_settings_differ_from_kafka_defaults(cluster: labkit.Cluster) -> None:
@@ -179,3 +180,4 @@ def test_retention_covers(cluster: labkit.Cluster) -> None:
         cluster.wait_for("the setting", lambda s=size: topic_configs(
             cluster, [topic])[topic]["retention.bytes"].value == str(s))
         assert bool(opscheck.retention_covers(topic, days=3, bytes_per_second=rate)) is ok
+    cluster.reset("test-opscheck.")
