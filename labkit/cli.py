@@ -10,6 +10,7 @@
     labkit lab [--port N]          start JupyterLab on notebooks/ (no browser opened)
     labkit doctor                  check this machine for the lab (each line: ✓, ! or ✗)
     labkit notebooks --student DIR student copies of the lessons, without their solutions
+    labkit class up|add|reset|status|down   a class cluster (see labkit/classcli.py)
 
 Errors print one line (what is wrong and how to fix it) and exit with status 1.
 """
@@ -360,6 +361,9 @@ def build_parser() -> _Parser:
                      help="where the copies go (a folder outside notebooks/)")
     nbs.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="the lessons' folder")
     nbs.add_argument("--force", action="store_true", help="replace copies already in DIR")
+    from labkit.classcli import add_class_commands
+
+    add_class_commands(command, _port)
     prod = command("produce", cmd_produce, help="produce a scenario's events to a topic")
     prod.add_argument("scenario", help="a scenario name, e.g. pizza or pizza-orders")
     prod.add_argument("--topic", required=True, type=_topic)
@@ -385,6 +389,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     command = parser.commands[args.command]
     if extra:
         command.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "class" and args.class_command is None:
+        command.error("no class command given; use up, add, reset, status or down")
     if args.command == "kafka" and args.tool is None:
         command.error("no Kafka tool given; name one, e.g. 'labkit kafka kafka-topics --list'")
     return args

@@ -19,7 +19,8 @@ LAYERS = [  # lowest first
     ("domain", ("labkit.events", "labkit.codec", "labkit.scenarios")),
     ("toolkit", ("labkit.deadletter", "labkit.producer", "labkit.records", "labkit.reader",
                  "labkit.services", "labkit.inspect", "labkit.segments", "labkit.members",
-                 "labkit.streams", "labkit.shares", "labkit.shop")),
+                 "labkit.streams", "labkit.shares", "labkit.shop",
+                 "labkit.classroom")),
     ("teaching UI", ("labkit.lab",)),
     ("entry points", ("labkit.cli", "labkit")),
 ]

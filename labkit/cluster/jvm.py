@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -132,9 +133,12 @@ class Jvm:
             *args,
         ]
 
-    def format_storage(self, properties: Path, cluster_id: str) -> None:
-        """Format a node's log dir with Kafka's own ``StorageTool``."""
-        cmd = self.tool_cmd(STORAGE_TOOL, ["format", "-t", cluster_id, "-c", str(properties)])
+    def format_storage(self, properties: Path, cluster_id: str,
+                       extra: Sequence[str] = ()) -> None:
+        """Format a node's log dir with Kafka's own ``StorageTool`` (``extra``: more of its
+        arguments, e.g. ``--add-scram``)."""
+        cmd = self.tool_cmd(STORAGE_TOOL, ["format", "-t", cluster_id, "-c", str(properties),
+                                           *extra])
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if out.returncode != 0:
             last = (out.stderr or out.stdout).strip().splitlines()[-3:]

@@ -242,7 +242,7 @@ class LocalCluster(Cluster):
                         "another process; free it or run 'labkit down' and 'labkit up'"
                     )
         else:
-            ports = choose_ports(self.settings)
+            ports = self._choose_ports()
         cluster_id_file = self.cluster_dir / "cluster.id"
         if not cluster_id_file.exists():
             self.cluster_dir.mkdir(parents=True, exist_ok=True)
@@ -256,9 +256,9 @@ class LocalCluster(Cluster):
             d = self.node_dir(i)
             (d / "data").mkdir(parents=True, exist_ok=True)
             props = d / "node.properties"
-            props.write_text(broker_properties(i, ports, d / "data", n))
+            props.write_text(self._node_properties(i, ports, d))
             if not (d / "data" / "meta.properties").exists():
-                jvm.format_storage(props, cluster_id)
+                self._format(jvm, props, cluster_id)
 
         with ThreadPoolExecutor(max_workers=n) as pool:
             list(pool.map(prepare, to_start))
@@ -284,6 +284,17 @@ class LocalCluster(Cluster):
         }
         write_state(self.settings, self._state)
         return to_start
+
+    # -- what a node is given (a class cluster gives more: see labkit.cluster.classroom) ---------
+    def _choose_ports(self) -> dict[int, tuple[int, int]]:
+        return choose_ports(self.settings)
+
+    def _node_properties(self, node_id: int, ports: dict[int, tuple[int, int]],
+                         node_dir: Path) -> str:
+        return broker_properties(node_id, ports, node_dir / "data", self.settings.nodes)
+
+    def _format(self, jvm: Jvm, properties: Path, cluster_id: str) -> None:
+        jvm.format_storage(properties, cluster_id)
 
     def _launch(self, jvm: Jvm, node_id: int) -> int:
         d = self.node_dir(node_id)

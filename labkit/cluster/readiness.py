@@ -115,18 +115,21 @@ def wait_until_ready(
     return deadline.elapsed
 
 
-def unlisted_by(nodes: Iterable[NodeInfo], node_id: int) -> str:
+def unlisted_by(nodes: Iterable[NodeInfo], node_id: int,
+                security: dict[str, str] | None = None) -> str:
     """Why the restart of ``node_id`` is not complete yet ('' once every live node's own
     metadata lists it). Asking any one node is not enough: after a kill the others keep listing
     the old process until its session expires (``broker.session.timeout.ms``, 9 s), and each
     learns of the new one on its own, a moment apart. A new client per node, so the question
-    goes to that node (librdkafka connects only to its bootstrap node first)."""
+    goes to that node (librdkafka connects only to its bootstrap node first). ``security``:
+    the cluster's SASL/SSL client settings, if it has any."""
     from confluent_kafka.admin import AdminClient
 
     for n in sorted(nodes, key=lambda n: n.id != node_id):  # the restarted one first
         if not n.alive:
             continue
-        admin = AdminClient({"bootstrap.servers": f"{n.host}:{n.port}", "log_level": 0})
+        admin = AdminClient({**(security or {}), "bootstrap.servers": f"{n.host}:{n.port}",
+                             "log_level": 0})
         try:
             if node_id not in admin.list_topics(timeout=1.0).brokers:
                 return f"node {n.id} does not list node {node_id} yet"
@@ -157,7 +160,7 @@ def wait_rejoined(
     def rejoined() -> bool:
         for node_id in list(pending):
             check_alive(node_id)
-            why[0] = unlisted_by(cluster.nodes, node_id)
+            why[0] = unlisted_by(cluster.nodes, node_id, security=cluster.security_config())
             if why[0]:
                 return False
             pending.remove(node_id)

@@ -405,7 +405,7 @@ def test_compose_cluster_commands(fake_docker: dict[str, Path], tmp_path: Path,
     assert cluster.is_running()
     cluster.stop_node(2, timeout=10)
     cluster.kill_node(3)
-    monkeypatch.setattr(readiness, "unlisted_by", lambda nodes, node_id: "")
+    monkeypatch.setattr(readiness, "unlisted_by", lambda nodes, node_id, **_: "")
     cluster.start_node(3)
     with pytest.raises(LabkitError, match="not part of"):
         cluster.kill_node(4)

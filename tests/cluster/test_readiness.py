@@ -42,7 +42,7 @@ def test_a_node_that_does_not_answer_is_named() -> None:
 def test_wait_rejoined_returns_once_every_node_lists_it(monkeypatch: pytest.MonkeyPatch) -> None:
     answers = iter(["node 1 does not list node 3 yet", "", ""])
     asked: list[int] = []
-    monkeypatch.setattr(readiness, "unlisted_by", lambda nodes, node_id: next(answers))
+    monkeypatch.setattr(readiness, "unlisted_by", lambda nodes, node_id, **_: next(answers))
     readiness.wait_rejoined(_Fake([]), [3, 2], timeout=5, check_alive=asked.append)
     assert asked == [2, 2, 3]  # each pending node is checked for life before it is asked
 
@@ -50,7 +50,7 @@ def test_wait_rejoined_returns_once_every_node_lists_it(monkeypatch: pytest.Monk
 def test_wait_rejoined_timeout_says_what_how_long_last_and_hint(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(readiness, "unlisted_by",
-                        lambda nodes, node_id: f"node 1 does not list node {node_id} yet")
+                        lambda nodes, node_id, **_: f"node 1 does not list node {node_id} yet")
     with pytest.raises(ClusterTimeoutError) as info:
         readiness.wait_rejoined(_Fake([]), [3], timeout=0.3)
     text = str(info.value)
@@ -60,7 +60,7 @@ def test_wait_rejoined_timeout_says_what_how_long_last_and_hint(
 
 
 def test_wait_rejoined_reports_a_dead_node_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readiness, "unlisted_by", lambda nodes, node_id: "not yet")
+    monkeypatch.setattr(readiness, "unlisted_by", lambda nodes, node_id, **_: "not yet")
 
     def dead(node_id: int) -> None:
         raise NodeStartError(f"Kafka node {node_id} exited during start")
