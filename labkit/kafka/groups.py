@@ -100,7 +100,7 @@ def progress(conn: Connection, group: str, topic: str, *,
     twice a second)."""
     check_name("group", group)
     tps = [(topic, p) for p in partition_ids(conn, topic, timeout=timeout)]
-    marks = watermarks(conn, tps, settle=0)
+    marks = watermarks(conn, tps, settle=0, timeout=timeout)
     done = clients.committed(conn.config(), group, tps, timeout=timeout)
     return {p: Progress(marks[(t, p)].high_watermark,
                         done.get((t, p), marks[(t, p)].log_start)) for t, p in tps}
