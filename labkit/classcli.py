@@ -4,6 +4,7 @@
     labkit class add sNN            a student (again): new password, new sNN.properties
     labkit class reset sNN          that student's topics, groups and offsets only
     labkit class status             per student: topics, bytes, groups, lag
+    labkit class progress           students x exercise checks, from class.progress
     labkit class down [--purge]     stop it (and delete its data)
 """
 
@@ -61,12 +62,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_progress(args: argparse.Namespace) -> int:
+    from labkit import classroom
+
+    grid = classroom.progress(classroom.class_cluster())
+    if grid.columns.empty:
+        print("no exercise checked yet (each check a student runs appears here)")
+    else:
+        print(grid.to_string())
+    return 0
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     from labkit import classroom
     from labkit.exceptions import ClusterNotRunningError
 
     if not classroom.down(purge=args.purge) and not args.purge:
-        raise ClusterNotRunningError("no class cluster is running; 'labkit class up' starts one")
+        raise ClusterNotRunningError("no class cluster is running; 'labkit class up' "
+                                     "starts one")
     print("class cluster stopped" + (" and its data deleted" if args.purge else ""))
     return 0
 
@@ -115,6 +128,8 @@ def add_class_commands(command: Callable[..., Any], port_type: Callable[[str], i
         p.add_argument("student", type=_student, metavar="sNN")
     sub.add_parser("status", help="per student: topics, bytes, lag").set_defaults(
         func=cmd_status)
+    sub.add_parser("progress", help="students x exercise checks").set_defaults(
+        func=cmd_progress)
     down = sub.add_parser("down", help="stop the class cluster")
     down.set_defaults(func=cmd_down)
     down.add_argument("--purge", action="store_true", help="also delete its data")

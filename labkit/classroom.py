@@ -17,6 +17,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from labkit.cluster.classroom import (
     CLASS_BASE_PORT,
     INSTRUCTOR,
@@ -32,7 +34,7 @@ from labkit.exceptions import ClusterNotRunningError, LabkitError, UsageError
 from labkit.settings import Settings
 
 __all__ = ["MAX_STUDENTS", "PROGRESS_TOPIC", "QUOTAS", "add_student", "class_cluster", "down",
-           "reset_student", "status", "student_name", "up"]
+           "progress", "reset_student", "status", "student_name", "up"]
 
 MAX_STUDENTS = 99
 PROGRESS_TOPIC = "class.progress"
@@ -229,3 +231,24 @@ def status(cluster: ClassCluster) -> list[dict[str, Any]]:
         rows.append({"student": name, "topics": len(mine), "bytes": size,
                      "groups": sum(g.startswith(f"{name}.") for g in groups), "lag": behind})
     return rows
+
+
+def progress(cluster: ClassCluster) -> pd.DataFrame:
+    """The class's progress, read from ``class.progress``: one row per student, one column
+    per exercise check, the latest result ("✓" or "✗"; "" where never run)."""
+    import json
+
+    from labkit.kafka.ranges import BoundedReader
+
+    latest: dict[tuple[str, str], bool] = {}
+    with BoundedReader(cluster, PROGRESS_TOPIC) as reader:
+        events = [json.loads(m.value()) for m in
+                  reader.records(reader.ranges(reader.partitions()))]
+    for e in sorted(events, key=lambda e: e.get("time", 0)):
+        latest[(str(e["student"]), str(e["check"]))] = bool(e["passed"])
+    students = [f"s{i:02d}" for i in range(1, cluster.spec.students + 1)]
+    checks = sorted({c for _s, c in latest})
+    grid = pd.DataFrame("", index=pd.Index(students, name="student"), columns=checks)
+    for (student, check), passed in latest.items():
+        grid.loc[student, check] = "✓" if passed else "✗"
+    return grid

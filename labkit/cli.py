@@ -390,7 +390,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     if extra:
         command.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "class" and args.class_command is None:
-        command.error("no class command given; use up, add, reset, status or down")
+        command.error("no class command given; use up, add, reset, status, progress or "
+                      "down")
     if args.command == "kafka" and args.tool is None:
         command.error("no Kafka tool given; name one, e.g. 'labkit kafka kafka-topics --list'")
     return args

@@ -90,6 +90,9 @@ class Settings:
       ssl_ca_location:   a CA certificate file (PEM) to trust [LABKIT_SSL_CA_LOCATION]
       compose_file:      the compose backend's file, default the repo's docker-compose.yml
                          [LABKIT_COMPOSE_FILE]
+      client_config:     a student's class-cluster file (``sNN.properties``, librdkafka
+                         keys): the bootstrap servers and SASL/SSL settings come from it
+                         [LABKIT_CLIENT_CONFIG]
       solutions:         exercise solution cells run (instructors, make test)
                          [LABKIT_SOLUTIONS: 1/true/yes/on]
       presenter:         larger charts and fonts, for an instructor's projector
@@ -114,6 +117,7 @@ class Settings:
     sasl_password: str | None = None
     ssl_ca_location: Path | None = None
     compose_file: Path = DEFAULT_COMPOSE_FILE
+    client_config: Path | None = None
     solutions: bool = False
     presenter: bool = False
 
@@ -231,6 +235,9 @@ class Settings:
             raw["ssl_ca_location"] = Path(ca).expanduser()
         if (cf := _env("LABKIT_COMPOSE_FILE")) is not None:
             raw["compose_file"] = Path(cf).expanduser()
+        if (cc := _env("LABKIT_CLIENT_CONFIG")) is not None:
+            raw["client_config"] = Path(cc).expanduser()
+            raw.update(_from_client_config(Path(cc).expanduser()))
         if (so := _env("LABKIT_SOLUTIONS")) is not None:
             raw["solutions"] = _bool("LABKIT_SOLUTIONS", so)
         if (pr := _env("LABKIT_PRESENTER")) is not None:
@@ -241,6 +248,54 @@ class Settings:
                 raw[key] = Path(str(raw[key])).expanduser()
         return cls(**raw)  # type: ignore[arg-type]
 
+    @property
+    def student(self) -> str | None:
+        """The class-cluster student this lab runs as (LABKIT_CLIENT_CONFIG), else None."""
+        return self.sasl_username if self.client_config is not None else None
+
     def scaled(self, seconds: float) -> float:
         """A demo duration scaled by ``time_scale`` (CI sets LABKIT_TIME_SCALE below 1)."""
         return seconds * self.time_scale
+
+
+def load_properties(path: Path) -> dict[str, str]:
+    """A client properties file (``key=value`` lines, ``#`` comments) as a librdkafka config.
+    A missing or unreadable file, or a line without ``=``, is one clear error."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise SettingsError(f"cannot read the client properties {path} ({exc.strerror}); "
+                            "ask your instructor for your sNN.properties file") from None
+    out: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(f"{path}, line {n}: {line[:40]!r} is not 'key=value'; fix "
+                                "the line or ask for a new file ('labkit class add sNN')")
+        out[key.strip()] = value.strip()
+    if "bootstrap.servers" not in out:
+        raise SettingsError(f"{path} has no bootstrap.servers; ask for a new file")
+    return out
+
+
+_CLIENT_KEYS = {"bootstrap.servers": "bootstrap_servers", "security.protocol": "security_protocol",
+                "sasl.mechanism": "sasl_mechanism", "sasl.username": "sasl_username",
+                "sasl.password": "sasl_password", "ssl.ca.location": "ssl_ca_location"}
+
+
+def _from_client_config(path: Path) -> dict[str, object]:
+    """The Settings fields a LABKIT_CLIENT_CONFIG file gives (a key labkit does not map is
+    an error: it would be silently ignored otherwise)."""
+    props = load_properties(path)
+    unknown = sorted(set(props) - set(_CLIENT_KEYS))
+    if unknown:
+        raise SettingsError(f"LABKIT_CLIENT_CONFIG={path}: {unknown[0]!r} is not one of "
+                            f"{', '.join(_CLIENT_KEYS)}; remove it")
+    raw: dict[str, object] = {_CLIENT_KEYS[k]: v for k, v in props.items()}
+    if "ssl_ca_location" in raw:
+        ca = Path(str(raw["ssl_ca_location"])).expanduser()
+        raw["ssl_ca_location"] = ca if ca.is_absolute() else path.parent / ca
+    return raw

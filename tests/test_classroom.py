@@ -26,9 +26,9 @@ from confluent_kafka.admin import (
 )
 
 from labkit import classroom
-from labkit.cluster.classroom import ClassCluster, load_properties
+from labkit.cluster.classroom import ClassCluster
 from labkit.cluster.jars import cache_dir
-from labkit.settings import Settings
+from labkit.settings import Settings, load_properties
 from tests.conftest import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.cluster
@@ -267,3 +267,40 @@ def test_bad_input_is_one_line(klass: ClassCluster, tmp_path: Path) -> None:
     assert_one_line_error(run_cli("class", "add", "s1"), "not a student name")
     with pytest.raises(Exception, match="cannot read the client properties"):
         load_properties(tmp_path / "missing.properties")
+
+
+STUDENT_RUN = """
+import labkit
+from labkit import check
+c = labkit.connect()
+assert c.backend == "external", c.backend
+c.fresh_topic("s01.exercise", partitions=2)
+print(check.partition_count("s01.exercise", 3).passed)
+print(check.partition_count("s01.exercise", 2).passed)
+"""
+
+
+def test_a_students_checks_reach_the_instructor(klass: ClassCluster) -> None:
+    import sys
+
+    env = {**os.environ, "LABKIT_CLIENT_CONFIG": str(klass.spec.folder / "s01.properties"),
+           "LABKIT_SOLUTIONS": "0"}
+    env.pop("LABKIT_HOME", None)  # a student's laptop: nothing but the file
+    out = subprocess.run([sys.executable, "-c", STUDENT_RUN], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["False", "True"], out.stdout
+    grid = classroom.progress(klass)
+    assert grid.loc["s01", "partition_count"] == "✓"  # the latest result counts
+    assert grid.loc["s02", "partition_count"] == ""
+    shown = run_cli("class", "progress")
+    assert shown.returncode == 0 and "partition_count" in shown.stdout, shown.stderr
+
+
+def test_a_missing_client_config_is_one_line(tmp_path: Path) -> None:
+    assert_one_line_error(run_cli("status", env={"LABKIT_CLIENT_CONFIG": str(tmp_path / "x")}),
+                          "cannot read the client properties")
+    bad = tmp_path / "bad.properties"
+    bad.write_text("bootstrap.servers=127.0.0.3:1\ngroup.id=oops\n")
+    assert_one_line_error(run_cli("status", env={"LABKIT_CLIENT_CONFIG": str(bad)}),
+                          "'group.id' is not one of")

@@ -32,7 +32,7 @@ from labkit.cluster.ports import PORT_STEP
 from labkit.cluster.properties import broker_properties
 from labkit.cluster.tls import make_broker_cert, make_ca, write_private
 from labkit.exceptions import PortInUseError, UsageError
-from labkit.settings import Settings
+from labkit.settings import Settings, load_properties
 
 __all__ = ["CLASS_BASE_PORT", "INSTRUCTOR", "ClassCluster", "ClassSpec", "check_address",
            "class_home", "class_properties", "load_properties", "read_spec"]
@@ -79,29 +79,6 @@ def read_spec(settings: Settings) -> ClassSpec | None:
     except (OSError, ValueError, KeyError, TypeError):
         raise UsageError(f"{path} is not readable; 'labkit class down --purge' removes the "
                          "class") from None
-
-
-def load_properties(path: Path) -> dict[str, str]:
-    """A client properties file (``key=value`` lines, ``#`` comments) as a librdkafka config.
-    A missing or unreadable file, or a line without ``=``, is one clear error."""
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise UsageError(f"cannot read the client properties {path} ({exc.strerror}); ask "
-                         "your instructor for your sNN.properties file") from None
-    out: dict[str, str] = {}
-    for n, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith(("#", "!")):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"{path}, line {n}: {line[:40]!r} is not 'key=value'; fix the "
-                             "line or ask for a new file ('labkit class add sNN')")
-        out[key.strip()] = value.strip()
-    if "bootstrap.servers" not in out:
-        raise UsageError(f"{path} has no bootstrap.servers; ask for a new file")
-    return out
 
 
 def check_address(address: str) -> None:
