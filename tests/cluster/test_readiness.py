@@ -20,10 +20,13 @@ def _closed_port() -> int:
 
 
 class _Fake:
-    """Enough of a Cluster for wait_rejoined: a node list."""
+    """Enough of a Cluster for wait_rejoined: a node list (and no SASL/SSL settings)."""
 
     def __init__(self, nodes: list[NodeInfo]) -> None:
         self.nodes = nodes
+
+    def security_config(self) -> dict[str, str]:
+        return {}
 
 
 def test_dead_nodes_are_not_asked() -> None:

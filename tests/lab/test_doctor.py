@@ -6,6 +6,7 @@ import socket
 import subprocess
 from pathlib import Path
 
+from labkit.cluster.ports import free_ports
 from labkit.cluster.state import write_state
 from labkit.lab.doctor import diagnose
 from labkit.settings import Settings
@@ -23,10 +24,10 @@ def test_this_machine_is_fit_for_the_lab(own_home: Path) -> None:
 
 
 def test_a_taken_base_port_blocks(own_home: Path) -> None:
+    port = free_ports(1)[0]  # in LABKIT_BASE_PORT's range
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind(("127.0.0.1", port))
         s.listen()
-        port = s.getsockname()[1]
         out = run_cli("doctor", env={"LABKIT_BASE_PORT": str(port)})
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert f"✗ ports: {port} (LABKIT_BASE_PORT={port}) is taken" in out.stdout
