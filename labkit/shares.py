@@ -119,7 +119,16 @@ def configure(group: str, *, cluster: Cluster | None = None, timeout: float = TI
         raise errors.to_labkit(exc, f"set share settings of group {group!r}",
                                hint="the broker's group.share.min.*/max.* settings bound "
                                     "each value") from None
-    return group_config(group, cluster=c, timeout=timeout)
+    wanted = {e.name: e.value for e in entries}
+    seen: dict[str, str] = {}
+
+    def applied() -> bool:  # the settings travel through the metadata log to every broker
+        seen.update(group_config(group, cluster=c, timeout=timeout))
+        return all(seen.get(k) == v for k, v in wanted.items())
+
+    poll_until(f"the settings of share group {group!r} to reach the brokers", applied,
+               timeout=timeout, interval=0.2)
+    return seen
 
 
 def group_config(group: str, *, cluster: Cluster | None = None,

@@ -8,29 +8,45 @@ held), as ``kafka-share-groups --describe`` reports it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from labkit.cluster import resolve
+from labkit.exceptions import ClusterTimeoutError
 from labkit.kafka.offsets import watermarks
 from labkit.lab.check import CheckResult, _check, _missing, _parts
 from labkit.shares import describe, group_config
+from labkit.waiting import poll_until
 
 if TYPE_CHECKING:
     from labkit.cluster.base import Cluster
 
 __all__ = ["drained", "group_settings"]
 
+SETTLE = 5.0  # seconds a group setting may take to reach the broker that answers
+
 
 @_check
-def group_settings(group: str, expected: Mapping[str, str], *,
+def group_settings(group: str, expected: Mapping[str, object], *,
                    cluster: Cluster | None = None) -> CheckResult:
     """``group``'s settings on the broker include ``expected`` (``{"share.auto.offset.reset":
     "earliest", ...}``; values compared as text)."""
     name = "group_settings"
-    now = group_config(group, cluster=resolve(cluster))
-    wrong = [f"{k} is {now.get(k, 'not set')!r}, expected {str(v)!r}"
-             for k, v in expected.items() if now.get(k) != str(v)]
+    c = resolve(cluster)
+    now: dict[str, str] = {}
+
+    def differences() -> list[str]:
+        return [f"{k} is {now.get(k, 'not set')!r}, expected {str(v)!r}"
+                for k, v in expected.items() if now.get(k) != str(v)]
+
+    def agreed() -> bool:  # a setting just made reaches every broker within a moment
+        now.update(group_config(group, cluster=c))
+        return not differences()
+
+    with contextlib.suppress(ClusterTimeoutError):
+        poll_until(f"share group {group!r}'s settings", agreed, timeout=SETTLE, interval=0.3)
+    wrong = differences()
     if wrong:
         return CheckResult(False, f"share group {group!r}: " + "; ".join(wrong) + " (set "
                            "group settings with incremental_alter_configs on a GROUP "
