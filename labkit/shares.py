@@ -265,6 +265,18 @@ def _forget_settings(c: Cluster, group: str) -> None:
     except Exception as exc:
         raise errors.to_labkit(exc, f"remove the settings of group {group!r}") from None
 
+    def forgotten() -> bool:  # the removal travels through the metadata log to every broker
+        from confluent_kafka.admin import ConfigSource
+
+        found = c.admin().describe_configs([ConfigResource(ResourceType.GROUP, group)],
+                                           request_timeout=TIMEOUT)
+        entries = next(iter(found.values())).result(timeout=TIMEOUT)
+        return not any(e.source == ConfigSource.GROUP_CONFIG.value
+                       for k, e in entries.items() if k in SETTINGS.values())
+
+    poll_until(f"the settings of share group {group!r} to be removed on the brokers",
+               forgotten, timeout=TIMEOUT, interval=0.2)
+
 
 def reset(prefix: str, *, also: Iterable[str] = (),
           cluster: Cluster | None = None) -> dict[str, str]:

@@ -34,7 +34,7 @@ from tests.conftest import assert_one_line_error, run_cli
 pytestmark = pytest.mark.cluster
 
 ADDRESS = "127.0.0.3"
-PORT = 42092
+PORT = 11092  # below the ephemeral range (32768+): no outgoing connection can sit on it
 
 
 @pytest.fixture(scope="module")
