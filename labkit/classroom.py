@@ -166,9 +166,7 @@ def up(students: int, address: str, folder: Path, *, port: int = CLASS_BASE_PORT
                          f"({old.students} students); 'labkit class down' stops it first")
     spec = ClassSpec(address=address, students=students, base_port=port,
                      folder=folder.expanduser().resolve())
-    home = class_home(settings)
-    if old is not None and old.address != address:  # a new address: new certificate
-        (home / "broker.pem").unlink(missing_ok=True)
+    home = class_home(settings)  # (the broker certificate is made afresh at each start)
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)  # passwords in node.properties and secrets.json
     write_private(home / "class.json", spec.to_json())

@@ -193,6 +193,8 @@ class ClassCluster(LocalCluster):
 
     def _tool_config(self) -> Path:
         path = self.settings.home / "instructor.java.properties"
+        if path.exists():  # written once per class (the password does not change)
+            return path
         sec = self.security_config()
         write_private(path, "\n".join([
             "security.protocol=SASL_SSL", f"sasl.mechanism={SCRAM}",
