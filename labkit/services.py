@@ -66,6 +66,7 @@ class Service:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._paused = threading.Event()
+        self._pause_applied = threading.Event()  # the loop has paused its partitions
 
     @property
     def cluster(self) -> Cluster:
@@ -108,6 +109,7 @@ class Service:
                 want = self._paused.is_set()
                 if want:
                     consumer.pause(consumer.assignment())
+                    self._pause_applied.set()  # what it fetched before is dropped, not handled
                 elif paused:
                     consumer.resume(consumer.assignment())
                 paused = want
@@ -140,9 +142,15 @@ class Service:
             self.handler(event)
         self.handled += 1
 
-    def pause(self) -> None:
-        """Stop handling (the group keeps its members; the backlog builds up)."""
+    def pause(self, timeout: float = 10.0) -> None:
+        """Stop handling (the group keeps its members; the backlog builds up). Returns once
+        the service's loop has paused its partitions: nothing produced after this returns
+        is handled before :meth:`resume`."""
+        self._pause_applied.clear()
         self._paused.set()
+        if self.running and not self._pause_applied.wait(timeout):
+            self.raise_for_errors()
+            raise ServiceError(f"service {self.name!r} did not pause within {timeout:.0f}s")
         announce(f"{self.name} paused")
 
     def resume(self) -> None:
