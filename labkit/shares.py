@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from labkit.cluster import resolve
-from labkit.cluster.tools import tool_jvm
-from labkit.exceptions import KafkaToolError, SetupError, UsageError
+from labkit.exceptions import SetupError, UsageError
 from labkit.kafka import errors
 from labkit.kafka.clients import TIMEOUT
 from labkit.kafka.topics import partition_ids
@@ -43,7 +42,6 @@ __all__ = ["SETTINGS", "broker_setting", "configure", "delete", "describe", "fea
            "group_config", "handled_by", "list_groups", "members", "require_share_groups",
            "reset", "share_groups_tool", "wait_for_members"]
 
-SHARE_GROUP_COMMAND = "org.apache.kafka.tools.consumer.group.ShareGroupCommand"
 
 SETTINGS = {  # keyword -> the share group's config key (Kafka's GroupConfig)
     "auto_offset_reset": "share.auto.offset.reset",
@@ -152,21 +150,7 @@ def share_groups_tool(*args: str, cluster: Cluster | None = None, check: bool = 
                       timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     """Run Kafka's ``kafka-share-groups`` (``ShareGroupCommand``) with ``args`` against the
     cluster, e.g. ``share_groups_tool("--describe", "--group", g, "--members")``."""
-    from labkit.cluster.jvm import child_env
-
-    c = resolve(cluster)
-    cmd = tool_jvm(c).tool_cmd(SHARE_GROUP_COMMAND,
-                               ["--bootstrap-server", c.bootstrap_servers, *args])
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                             env=child_env(), stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise KafkaToolError(f"kafka-share-groups did not finish within {timeout:.0f}s") \
-            from None
-    if check and out.returncode != 0:
-        last = (out.stderr.strip() or out.stdout.strip()).splitlines()[-1:] or ["no output"]
-        raise KafkaToolError(f"kafka-share-groups failed (exit {out.returncode}): {last[0]}")
-    return out
+    return resolve(cluster).kafka("kafka-share-groups", *args, check=check, timeout=timeout)
 
 
 def _table(text: str) -> pd.DataFrame:
