@@ -124,7 +124,7 @@ def add_student(cluster: ClassCluster, name: str) -> Path:
     info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192)
     _wait(admin.alter_user_scram_credentials(
         [UserScramCredentialUpsertion(name, info, password.encode())]), f"add user {name}")
-    _wait(dict(enumerate(admin.create_acls(_acls(name)).values())), f"grant {name} its ACLs")
+    _wait(admin.create_acls(_acls(name)), f"grant {name} its ACLs")
     if int(name[1:]) > cluster.spec.students:  # a late-comer: the class grows
         cluster.spec = dataclasses.replace(cluster.spec, students=int(name[1:]))
         write_private(class_home(cluster.lab_settings) / "class.json", cluster.spec.to_json())

@@ -173,6 +173,14 @@ class ClassCluster(LocalCluster):
         super().__init__(settings, jvm=jvm)
         self.spec = spec
         self.lab_settings = lab
+        self._passwords: dict[str, str] | None = None
+
+    @property
+    def passwords(self) -> dict[str, str]:
+        """The class's own passwords (made on first use, then read once per instance)."""
+        if self._passwords is None:
+            self._passwords = _secrets(self.settings.home)
+        return self._passwords
 
     @property
     def cluster_dir(self) -> Path:
@@ -218,7 +226,7 @@ class ClassCluster(LocalCluster):
     def security_config(self) -> dict[str, str]:
         return {"security.protocol": "SASL_SSL", "sasl.mechanism": SCRAM,
                 "sasl.username": INSTRUCTOR,
-                "sasl.password": _secrets(self.settings.home)[INSTRUCTOR],
+                "sasl.password": self.passwords[INSTRUCTOR],
                 "ssl.ca.location": str(self.ca)}
 
     def _choose_ports(self) -> dict[int, tuple[int, int]]:
@@ -233,7 +241,7 @@ class ClassCluster(LocalCluster):
         return {i: self.spec.ports(i)[:2] for i in (1, 2, 3)}
 
     def up(self) -> ClassCluster:
-        _secrets(self.settings.home)  # made once, before the nodes are prepared side by side
+        self.passwords  # noqa: B018 -- made once, before the nodes are prepared side by side
         self._keystore(renew=True)
         super().up()
         return self
@@ -252,10 +260,10 @@ class ClassCluster(LocalCluster):
 
     def _node_properties(self, node_id: int, ports: dict[int, tuple[int, int]],
                          node_dir: Path) -> str:
-        password = _secrets(self.settings.home)[NODES_USER]
+        password = self.passwords[NODES_USER]
         return class_properties(node_id, self.spec, node_dir, self._keystore(), password)
 
     def _format(self, jvm: Jvm, properties: Path, cluster_id: str) -> None:
-        password = _secrets(self.settings.home)[INSTRUCTOR]
+        password = self.passwords[INSTRUCTOR]
         jvm.format_storage(properties, cluster_id,
                            ["--add-scram", f"{SCRAM}=[name={INSTRUCTOR},password={password}]"])

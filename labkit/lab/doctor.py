@@ -65,10 +65,12 @@ def _jars(s: Settings) -> Finding:
 
 def _ports(s: Settings) -> Finding:
     from labkit.cluster.ports import DEFAULT_BASE_PORT, PORT_STEP, port_free
+    from labkit.cluster.state import read_state
 
     base = s.base_port or DEFAULT_BASE_PORT
     ports = [base + i * PORT_STEP + k for i in range(s.nodes) for k in (0, 1)]
-    ours = {n.get(k) for n in _alive_nodes(s) for k in ("port", "controller_port")}
+    ours = {n.get(k) for n in _alive_nodes(read_state(s) or {})
+            for k in ("port", "controller_port")}
     taken = [p for p in ports if p not in ours and not port_free(p)]
     if not taken:
         return Finding("ok", "ports", f"{', '.join(map(str, ports))} free on 127.0.0.1")
@@ -79,14 +81,13 @@ def _ports(s: Settings) -> Finding:
                    "127.0.0.1; free it or set LABKIT_BASE_PORT to another base")
 
 
-def _alive_nodes(s: Settings) -> list[dict[str, object]]:
-    """The nodes of the lab cluster's state file whose processes run (read only)."""
-    from labkit.cluster.state import pid_alive, read_state
+def _alive_nodes(state: dict[str, object]) -> list[dict[str, object]]:
+    """The nodes of a lab cluster's state whose processes run (read only)."""
+    from labkit.cluster.state import pid_alive
 
-    state = read_state(s) or {}
-    nodes = state.get("nodes", []) if isinstance(state.get("nodes"), list) else []
-    return [n for n in nodes if isinstance(n, dict) and isinstance(n.get("pid"), int)
-            and pid_alive(int(n["pid"]))]
+    nodes = state.get("nodes", [])
+    return [n for n in (nodes if isinstance(nodes, list) else [])
+            if isinstance(n, dict) and isinstance(n.get("pid"), int) and pid_alive(int(n["pid"]))]
 
 
 def _memory(s: Settings) -> Finding:
@@ -127,7 +128,7 @@ def _cluster(s: Settings) -> Finding:
         return Finding("warn", "cluster", f"an unreadable state file in {s.home}; 'labkit "
                        "down' removes it")
     nodes = state.get("nodes", []) if isinstance(state.get("nodes"), list) else []
-    alive = _alive_nodes(s)
+    alive = _alive_nodes(state)
     if not alive:
         return Finding("warn", "cluster", f"a stale state file in {s.home} (its nodes are "
                        "gone); 'labkit down' removes it, 'labkit up' replaces it")
