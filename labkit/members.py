@@ -258,17 +258,22 @@ def wait_for_members(group: str, topic: str, count: int, *, cluster: Cluster | N
                            "shows its output")
 
 
-def wait_handled(group: str, ends: dict[int, int], *, timeout: float = 60.0) -> None:
+def wait_handled(group: str, ends: dict[int, int], *, by: list[str] | None = None,
+                 timeout: float = 60.0) -> None:
     """Wait until ``group``'s journals show every partition ``p`` of ``ends`` handled up to
-    offset ``ends[p]`` (exclusive; e.g. the high watermarks taken earlier)."""
+    offset ``ends[p]`` (exclusive; e.g. the high watermarks taken earlier). ``by``: count only
+    these members' journals (e.g. the survivors of a crash, not the member that crashed)."""
     def done() -> bool:
         df = journal(group)
+        if by is not None and "member" in df:
+            df = df[df["member"].isin(by)]
         if "offset" not in df:
             return not any(ends.values())
         top = df[df["offset"].notna()].groupby("partition")["offset"].max()
         return all(end == 0 or top.get(p, -1) >= end - 1 for p, end in ends.items())
 
-    poll_until(f"group {group!r} to handle every record below {ends}", done, timeout=timeout,
+    who = f"group {group!r}" if by is None else f"{', '.join(by)} (of {group!r})"
+    poll_until(f"{who} to handle every record below {ends}", done, timeout=timeout,
                interval=0.2, hint="are its members running? Member.raise_for_errors() shows "
                                   "a failed one's output")
 

@@ -12,7 +12,7 @@ import pytest
 
 import labkit
 from labkit import members
-from labkit.exceptions import ServiceError, StateError, UsageError
+from labkit.exceptions import ClusterTimeoutError, ServiceError, StateError, UsageError
 
 PROGRAM = textwrap.dedent('''
     import json, sys, time
@@ -69,6 +69,17 @@ def test_handled_counts_only_new_whole_lines_and_notices_a_fresh_journal(home: P
     assert members.handled("g") == 3
     path.write_text('{"t": 5, "offset": 0}\n')  # started afresh: counted again
     assert members.handled("g") == 1
+
+
+def test_wait_handled_by_counts_only_the_named_members(home: Path) -> None:
+    _write(home, "g", "victim", [{"t": 1, "partition": 0, "offset": 9}])
+    path = _write(home, "g", "survivor", [{"t": 2, "partition": 0, "offset": 4}])
+    members.wait_handled("g", {0: 10}, timeout=1)  # the group as a whole got there
+    with pytest.raises(ClusterTimeoutError, match="survivor"):
+        members.wait_handled("g", {0: 10}, by=["survivor"], timeout=0.5)
+    with path.open("a") as f:
+        f.write(json.dumps({"t": 3, "partition": 0, "offset": 9}) + "\n")
+    members.wait_handled("g", {0: 10}, by=["survivor"], timeout=1)
 
 
 def test_an_empty_group_has_an_empty_journal(home: Path) -> None:
