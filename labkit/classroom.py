@@ -208,18 +208,20 @@ def down(settings: Settings | None = None, *, purge: bool = False) -> bool:
 
 
 def status(cluster: ClassCluster) -> list[dict[str, Any]]:
-    """Per student: topics, bytes on disk (all copies), consumer groups and their lag."""
+    """Per student: topics, bytes of log (all copies; not the preallocated index files),
+    consumer groups, their lag, and the exercise checks passed (from ``class.progress``)."""
     from labkit.kafka.groups import committed, group_ids
     from labkit.kafka.offsets import watermarks
     from labkit.kafka.topics import lab_topics
 
     topics, groups = lab_topics(cluster), group_ids(cluster)
+    grid = progress(cluster) if PROGRESS_TOPIC in topics else None
     rows = []
     for i in range(1, cluster.spec.students + 1):
         name = f"s{i:02d}"
         mine = [t for t in topics if t.startswith(f"{name}.")]
         size = sum(f.stat().st_size for n in (1, 2, 3) for t in mine
-                   for d in cluster.data_dir(n).glob(f"{t}-*") for f in d.iterdir())
+                   for d in cluster.data_dir(n).glob(f"{t}-*") for f in d.glob("*.log"))
         behind = 0
         for g in (g for g in groups if g.startswith(f"{name}.")):
             done = committed(cluster, g, mine) if mine else {}
@@ -227,7 +229,8 @@ def status(cluster: ClassCluster) -> list[dict[str, Any]]:
             behind += sum(max(0, (marks[tp].high_watermark or 0) - off)
                           for tp, off in done.items())
         rows.append({"student": name, "topics": len(mine), "bytes": size,
-                     "groups": sum(g.startswith(f"{name}.") for g in groups), "lag": behind})
+                     "groups": sum(g.startswith(f"{name}.") for g in groups), "lag": behind,
+                     "passed": 0 if grid is None else sum(v == "✓" for v in grid.loc[name])})
     return rows
 
 

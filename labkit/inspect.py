@@ -79,6 +79,7 @@ def partitions(topic: str, *, cluster: Cluster | None = None) -> pd.DataFrame:
     high_watermark, messages`` (``messages`` = high watermark − log start; ``leader`` is -1
     while the partition has none)."""
     c = resolve(cluster)
+    topic = c.name(topic)  # a class student's own name
     t = describe(c, topic)
     marks = watermarks(c, [(topic, p) for p in t.partitions])
     rows = []
@@ -100,7 +101,7 @@ def groups(*, cluster: Cluster | None = None, group: str | None = None) -> pd.Da
     ``group``: only that one (UnknownGroupError, with the closest names, if there is none)."""
     c = resolve(cluster)
     if group is not None:
-        name("group", group)
+        group = c.name(name("group", group))
     names = [group] if group is not None else group_ids(c)
     meta = listing(c)
     everywhere = [(t, p) for t, m in meta.items() for p in m.partitions]
@@ -137,6 +138,7 @@ def lag(group: str, topic: str | None = None, *, cluster: Cluster | None = None)
     ``topic, partition, committed, high_watermark, lag``."""
     c = resolve(cluster)
     if topic is not None:
+        topic = c.name(topic)
         describe(c, topic)  # an unknown topic: UnknownTopicError, not an empty table
     df = groups(cluster=c, group=group)
     df = df[df["topic"].notna()]

@@ -94,7 +94,8 @@ class Member:
         cluster = resolve(self._cluster)
         partition_ids(cluster, self.topic)
         self.journal_path.parent.mkdir(parents=True, exist_ok=True)
-        settings = {"name": self.name, "group": self.group, "topic": self.topic,
+        settings = {"name": self.name, "group": cluster.name(self.group),  # a class
+                    "topic": cluster.name(self.topic),                     # student's own
                     "config": cluster.config(), "journal": str(self.journal_path),
                     **self.options}
         with self._stderr.open("wb") as err:

@@ -8,6 +8,7 @@ import os
 import re
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -304,3 +305,30 @@ def test_a_missing_client_config_is_one_line(tmp_path: Path) -> None:
     bad.write_text("bootstrap.servers=127.0.0.3:1\ngroup.id=oops\n")
     assert_one_line_error(run_cli("status", env={"LABKIT_CLIENT_CONFIG": str(bad)}),
                           "'group.id' is not one of")
+
+
+def test_lesson_00_runs_as_a_student_of_the_class(klass: ClassCluster, tmp_path: Path) -> None:
+    """nbval on lesson 00 with s02's file: its names get the s02. prefix, and the cells that
+    read segment files on the brokers' disks say they are skipped instead of failing."""
+    from labkit import connect
+    from labkit.lab import requires
+
+    root = Path(__file__).parents[1]
+    env = {**os.environ, "LABKIT_CLIENT_CONFIG": str(klass.spec.folder / "s02.properties"),
+           "LABKIT_HOME": str(tmp_path), "LABKIT_SOLUTIONS": "1", "LABKIT_TIME_SCALE": "0.5"}
+    env.pop("LABKIT_BASE_PORT", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+         "--nbval-current-env", "--nbval-cell-timeout=300", *root.glob("notebooks/00-*.ipynb")],
+        cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-4000:]
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("LABKIT_CLIENT_CONFIG", "LABKIT_HOME"):
+            mp.setenv(key, env[key])
+        student = connect(start=False)
+        assert student.student == "s02" and student.name("lesson00.pizza") == "s02.lesson00.pizza"
+        assert "s02.lesson00.pizza" in student.admin().list_topics(timeout=10).topics
+        assert "Skipped: this cell reads segment files" in str(requires.missing(["disk"]))
+        assert "Skipped: this cell stops, kills" in str(requires.missing(["nodes"]))
+    grid = classroom.progress(klass)
+    assert (grid.loc["s02"] == "✓").sum() >= 3  # lesson 00's checks reached class.progress

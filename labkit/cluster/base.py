@@ -165,8 +165,27 @@ class Cluster(ABC):
         confluent-kafka's callbacks (``on_delivery``, ``error_cb``, ``stats_cb``, ...) and
         ``log_level``; keys with a dot (``**{"linger.ms": 5}``) are kept. That is the only
         rewrite. A setting given twice raises UsageError."""
-        return client_config({"bootstrap.servers": self.bootstrap_servers,
+        conf = client_config({"bootstrap.servers": self.bootstrap_servers,
                               **self.security_config()}, settings, extra)
+        for key in ("group.id", "transactional.id"):  # a class student's own names
+            if isinstance(conf.get(key), str):
+                conf[key] = self.name(conf[key])
+        return conf
+
+    @property
+    def student(self) -> str | None:
+        """The class-cluster student this connection signs in as (``LABKIT_CLIENT_CONFIG``),
+        else None (the lab's own cluster, or the instructor)."""
+        return self.settings.student
+
+    def name(self, name: str) -> str:
+        """``name`` as this connection must use it: on a class cluster a student's topics,
+        groups and transactional ids start with their name (``lesson00.orders`` ->
+        ``s01.lesson00.orders``); elsewhere ``name`` itself. Names labkit creates
+        (``fresh_topic``) or is given (a ``group``) get this already."""
+        from labkit.kafka.names import qualify
+
+        return qualify(self, name)
 
     def admin(self) -> AdminClient:
         """A shared AdminClient for this cluster."""
@@ -220,7 +239,7 @@ class Cluster(ABC):
         ``"lesson01."``), so a notebook starts from a clean slate; returns what was deleted."""
         from labkit.kafka.groups import reset
 
-        return reset(self, prefix)
+        return reset(self, self.name(prefix))
 
     def fresh_topic(self, name: str, *, partitions: int = 3,
                     replication_factor: int | None = None, **config: str) -> str:
@@ -230,7 +249,7 @@ class Cluster(ABC):
         from labkit.kafka.topics import fresh_topic
 
         conf = {k.replace("_", "."): str(v) for k, v in config.items()}
-        return fresh_topic(self, name, partitions=partitions,
+        return fresh_topic(self, self.name(name), partitions=partitions,
                            replication_factor=replication_factor, config=conf)
 
     def close(self) -> None:

@@ -19,7 +19,6 @@ import dataclasses
 import json
 import secrets
 import socket
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +40,6 @@ CLASS_BASE_PORT = 14092  # node i: students base+(i-1)*1000, controller +1, inte
 INSTRUCTOR = "instructor"
 NODES_USER = "admin"
 SCRAM = "SCRAM-SHA-512"
-_AUTH_TOOLS = {"kafka-configs", "kafka-topics", "kafka-consumer-groups", "kafka-acls",
-               "kafka-log-dirs", "kafka-features", "kafka-metadata-quorum",
-               "kafka-share-groups", "kafka-transactions", "kafka-get-offsets"}
-
 
 def class_home(settings: Settings) -> Path:
     return settings.home / "class"
@@ -191,25 +186,6 @@ class ClassCluster(LocalCluster):
         if self._jvm is None:  # the lab's jars (never a second download into the class home)
             self._jvm = Jvm(find_java(), find_libs(self.lab_settings))
         return self._jvm
-
-    def kafka(self, tool: str, *args: str, check: bool = True, timeout: float = 120.0,
-              input: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Kafka's tools, signed in as the instructor (``--command-config``)."""
-        if tool in _AUTH_TOOLS and "--command-config" not in args:
-            args = (*args, "--command-config", str(self._tool_config()))
-        return super().kafka(tool, *args, check=check, timeout=timeout, input=input)
-
-    def _tool_config(self) -> Path:
-        path = self.settings.home / "instructor.java.properties"
-        if path.exists():  # written once per class (the password does not change)
-            return path
-        sec = self.security_config()
-        write_private(path, "\n".join([
-            "security.protocol=SASL_SSL", f"sasl.mechanism={SCRAM}",
-            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule "
-            f'required username="{INSTRUCTOR}" password="{sec["sasl.password"]}";',
-            "ssl.truststore.type=PEM", f"ssl.truststore.location={self.ca}"]) + "\n")
-        return path
 
     @property
     def ca(self) -> Path:

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from labkit.exceptions import ClusterTimeoutError, UnknownGroupError
 from labkit.kafka import clients, errors
 from labkit.kafka.clients import TIMEOUT, Connection
+from labkit.kafka.names import qualify
 from labkit.kafka.offsets import watermarks
 from labkit.kafka.topics import delete_topics, lab_topics, listing, partition_ids
 from labkit.validate import name as check_name
@@ -37,7 +38,10 @@ def committed(conn: Connection, group: str, topics: str | Iterable[str] | None =
               timeout: float = TIMEOUT) -> dict[TP, int]:
     """The offsets ``group`` has committed, per (topic, partition), on ``topics`` (default:
     every lab topic); a partition where it committed nothing is left out."""
-    check_name("group", group)
+    group = qualify(conn, check_name("group", group))
+    if topics is not None:
+        topics = qualify(conn, topics) if isinstance(topics, str) else \
+            [qualify(conn, t) for t in topics]
     return clients.committed(conn.config(), group, _every_partition(conn, topics),
                              timeout=timeout)
 
@@ -45,7 +49,7 @@ def committed(conn: Connection, group: str, topics: str | Iterable[str] | None =
 def describe(conn: Connection, group: str, *, timeout: float = TIMEOUT) -> Any:
     """Kafka's description of ``group`` (state, members and their assignments). A group
     that does not exist is described as DEAD with no members."""
-    check_name("group", group)
+    group = qualify(conn, check_name("group", group))
     return clients.describe_groups(conn.config(), [group], timeout=timeout)[group]
 
 
@@ -71,7 +75,7 @@ def require(conn: Connection, group: str, *, timeout: float = TIMEOUT) -> None:
 
 def unknown_group(conn: Connection, group: str, *, timeout: float = TIMEOUT) -> UnknownGroupError:
     """The error for a group Kafka does not know, naming the closest group names."""
-    known = group_ids(conn, timeout=timeout)
+    group, known = qualify(conn, group), group_ids(conn, timeout=timeout)
     return UnknownGroupError(f"consumer group {group!r} does not exist{near(group, known)} "
                             f"({len(known)} group(s) exist: inspect.groups() lists them); "
                             "a group exists once a consumer with that group.id joined or "
@@ -98,7 +102,7 @@ def progress(conn: Connection, group: str, topic: str, *,
     """:class:`Progress` of ``group`` on each partition of ``topic``: one metadata request,
     one offsets request per side and one committed-offsets request (a chart samples this
     twice a second)."""
-    check_name("group", group)
+    group, topic = qualify(conn, check_name("group", group)), qualify(conn, topic)
     tps = [(topic, p) for p in partition_ids(conn, topic, timeout=timeout)]
     marks = watermarks(conn, tps, settle=0, timeout=timeout)
     done = clients.committed(conn.config(), group, tps, timeout=timeout)

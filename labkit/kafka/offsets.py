@@ -22,6 +22,7 @@ from typing import Literal, NamedTuple
 
 from labkit.exceptions import ClusterTimeoutError
 from labkit.kafka.clients import TIMEOUT, Connection
+from labkit.kafka.names import qualify
 from labkit.kafka.topics import partition_ids
 from labkit.validate import aware, choice
 from labkit.waiting import poll_until
@@ -85,7 +86,7 @@ def offsets(conn: Connection, topic: str, spec: Spec = "latest", *,
     """The ``latest`` (high watermark) or ``earliest`` (log-start) offset of every partition
     of ``topic``; None for a partition that did not answer (e.g. its leader is down). A
     wrong ``spec`` is a UsageError listing the allowed values."""
-    spec = choice("spec", spec, SPECS)
+    spec, topic = choice("spec", spec, SPECS), qualify(conn, topic)
     marks = watermarks(conn, [(topic, p) for p in partition_ids(conn, topic)], settle=settle)
     return {p: (m.high_watermark if spec == "latest" else m.log_start)
             for (_t, p), m in marks.items()}
@@ -100,6 +101,7 @@ def offsets_for_time(conn: Connection, topic: str, when: datetime,
     from confluent_kafka.admin import OffsetSpec
 
     aware("when", when)
+    topic = qualify(conn, topic)
     parts = partition_ids(conn, topic, None if partitions is None else list(partitions))
     ms = int(when.timestamp() * 1000)
     req = {TopicPartition(topic, p): OffsetSpec.for_timestamp(ms) for p in parts}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from labkit.exceptions import ClusterTimeoutError, UnknownTopicError, UsageError
 from labkit.kafka import errors
 from labkit.kafka.clients import TIMEOUT, Connection
+from labkit.kafka.names import qualify
 from labkit.validate import name as check_name
 from labkit.validate import near, positive
 from labkit.waiting import poll_until
@@ -68,7 +69,7 @@ class _NotListed(ClusterTimeoutError):
 def describe(conn: Connection, topic: str, *, timeout: float = TIMEOUT) -> TopicMetadata:
     """The metadata of ``topic`` (``.partitions``: id -> leader, replicas, isrs).
     UnknownTopicError (with "did you mean") if there is no such topic."""
-    check_name("topic", topic)
+    topic = qualify(conn, check_name("topic", topic))
     seen: dict[str, Any] = {}
 
     def found() -> TopicMetadata | None:
@@ -165,7 +166,7 @@ def create_topic(conn: Connection, name: str, *, partitions: int = 3,
     once (UsageError)."""
     from confluent_kafka.admin import NewTopic
 
-    check_name("topic", name)
+    name = qualify(conn, check_name("topic", name))
     new = NewTopic(name, partitions, replication_factor or -1, config=dict(config or {}))
 
     last: list[str] = []
@@ -200,6 +201,7 @@ def delete_topics(conn: Connection, names: list[str], *, timeout: float = 30.0) 
     """Delete ``names`` (those that exist) and wait until the metadata no longer lists them."""
     if not names:
         return
+    names = [qualify(conn, n) for n in names]
     futures = conn.admin().delete_topics(names, operation_timeout=timeout)
     for topic, fut in futures.items():
         try:
@@ -217,7 +219,7 @@ def fresh_topic(conn: Connection, name: str, *, partitions: int = 3,
     """(Re)create ``name`` empty: deleted first if it exists, so a notebook can run twice.
     The settings are checked by the cluster first (a dry run), so a bad one never costs the
     old topic."""
-    check_name("topic", name)
+    name = qualify(conn, check_name("topic", name))
     _validate(conn, name, partitions, replication_factor, config, timeout)
     if name in _listing(conn, TIMEOUT):
         delete_topics(conn, [name], timeout=timeout)
@@ -249,6 +251,7 @@ def _validate(conn: Connection, name: str, partitions: int, replication_factor: 
 def ensure_topic(conn: Connection, name: str, *, partitions: int = 1,
                  timeout: float = 30.0) -> str:
     """Create ``name`` (``partitions``, the broker's replication) unless it exists."""
+    name = qualify(conn, name)
     if name in _listing(conn, TIMEOUT):
         return name
     return create_topic(conn, name, partitions=partitions, exist_ok=True, timeout=timeout)

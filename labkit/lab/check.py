@@ -27,6 +27,7 @@ from labkit.kafka.ranges import BoundedReader
 from labkit.kafka.topics import partition_ids, topic_configs
 from labkit.lab import progress
 from labkit.lab.exercises import strict_checks
+from labkit.lab.own import qualify_arguments
 from labkit.lab.preconditions import still_running  # re-exported: check.still_running
 from labkit.validate import non_negative, positive
 
@@ -80,6 +81,7 @@ def _check(fn: Callable[P, CheckResult]) -> Callable[P, CheckResult]:
 
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> CheckResult:
+        args, kwargs = qualify_arguments(fn, args, kwargs)  # type: ignore[assignment]
         result = fn(*args, **kwargs)
         progress.report(result.check, result.passed, result.message)  # class mode only
         if not result.passed and strict_checks():

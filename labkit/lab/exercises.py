@@ -49,13 +49,17 @@ def solution(line: str, cell: str) -> None:
 
 
 def register(ip: Any | None = None) -> None:
-    """Register ``%%solution`` in the running IPython (done by ``import labkit``)."""
+    """Register ``%%solution`` and ``%%requires`` in the running IPython (done by
+    ``import labkit``)."""
     if ip is None:
         from IPython import get_ipython
 
         ip = get_ipython()
     if ip is not None:
+        from labkit.lab import requires
+
         ip.register_magic_function(solution, magic_kind="cell", magic_name="solution")
+        requires.register(ip)
 
 
 def load_ipython_extension(ip: Any) -> None:

@@ -1,0 +1,54 @@
+"""``%%requires nodes`` / ``%%requires disk``: a cell that needs what only the lab's own cluster
+gives (killing a node, reading segment files on the brokers' disks) runs there and is skipped,
+with one line saying why, on a cluster that cannot (a class cluster shared by students).
+
+The cells after it that use its results carry the same line, so a lesson runs to its end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labkit.cluster import resolve
+from labkit.exceptions import UsageError
+
+NEEDS = {
+    "nodes": ("stops, kills or starts Kafka nodes",
+              lambda c: c.controls_nodes),
+    "disk": ("reads segment files on the brokers' disks",
+             lambda c: c.data_dir(c.nodes[0].id) is not None if c.nodes else False),
+}
+
+
+def missing(needs: list[str], cluster: Any | None = None) -> str | None:
+    """Why the running cluster cannot run a cell that needs ``needs``, or None if it can."""
+    unknown = [n for n in needs if n not in NEEDS]
+    if unknown or not needs:
+        raise UsageError(f"%%requires {' '.join(needs) or '(nothing)'}: say what the cell "
+                         f"needs, one or more of {', '.join(NEEDS)}")
+    c = resolve(cluster)
+    for need in needs:
+        what, can = NEEDS[need]
+        if not can(c):
+            return (f"Skipped: this cell {what}; the {c.backend} cluster you are on (shared, "
+                    "or someone else's) does not allow that. Run the lesson on your own lab "
+                    "cluster ('labkit up') to see it.")
+    return None
+
+
+def requires(line: str, cell: str) -> None:
+    """The ``%%requires`` cell magic."""
+    from IPython import get_ipython
+
+    why = missing(line.split())
+    if why is not None:
+        print(why)
+        return
+    result = get_ipython().run_cell(cell)
+    result.raise_error()
+
+
+def register(ip: Any) -> None:
+    ip.register_magic_function(requires, magic_kind="cell", magic_name="requires")
+
+
+__all__ = ["NEEDS", "missing", "register", "requires"]
