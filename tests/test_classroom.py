@@ -332,3 +332,26 @@ def test_lesson_00_runs_as_a_student_of_the_class(klass: ClassCluster, tmp_path:
         assert "Skipped: this cell stops, kills" in str(requires.missing(["nodes"]))
     grid = classroom.progress(klass)
     assert (grid.loc["s02"] == "✓").sum() >= 3  # lesson 00's checks reached class.progress
+
+
+def test_the_instructor_notebook_shows_the_class_live(klass: ClassCluster) -> None:
+    """instructor/class-progress.ipynb, run as the instructor (the fixture's LABKIT_HOME):
+    its grid shows s02's passed checks (from the lesson-00 test above, or produced here)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from labkit.lab import progress
+
+    with pytest.MonkeyPatch.context() as mp:  # one passed check of s02's, whatever ran before
+        mp.setenv("LABKIT_CLIENT_CONFIG", str(klass.spec.folder / "s02.properties"))
+        assert progress.report("partition_count", True, "topic has 6 partitions")
+    root = Path(__file__).parents[1]
+    nb = nbformat.read(root / "instructor" / "class-progress.ipynb", as_version=4)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LABKIT_TIME_SCALE", "0.01")  # 6 s of redrawing instead of 10 minutes
+        NotebookClient(nb, timeout=120, kernel_name="python3",
+                       resources={"metadata": {"path": str(root)}}).execute()
+    shown = [o.get("data", {}).get("text/html", "") for c in nb.cells if c.cell_type == "code"
+             for o in c.get("outputs", [])]
+    table = next(h for h in shown if "class progress at" in h)
+    assert "<th>s02</th>" in table and "✓" in table and "partition_count" in table
