@@ -182,24 +182,10 @@ def prepare(settings: Settings | None = None) -> threading.Thread:
 
 def java_properties(cluster: Cluster) -> dict[str, str]:
     """The Java client settings that reach ``cluster`` (bootstrap, and SASL/SSL if any)."""
-    conf = {k: str(v) for k, v in cluster.config().items()}
-    props = {"bootstrap.servers": conf["bootstrap.servers"]}
-    if "security.protocol" in conf:
-        props["security.protocol"] = conf["security.protocol"]
-    mechanism = conf.get("sasl.mechanism") or conf.get("sasl.mechanisms")
-    if mechanism:
-        props["sasl.mechanism"] = mechanism
-        module = ("org.apache.kafka.common.security.plain.PlainLoginModule"
-                  if mechanism == "PLAIN" else
-                  "org.apache.kafka.common.security.scram.ScramLoginModule")
-        user = conf.get("sasl.username", "").replace('"', '\\"')
-        password = conf.get("sasl.password", "").replace('"', '\\"')
-        props["sasl.jaas.config"] = (f'{module} required username="{user}" '
-                                     f'password="{password}";')
-    if "ssl.ca.location" in conf:
-        props["ssl.truststore.type"] = "PEM"
-        props["ssl.truststore.location"] = conf["ssl.ca.location"]
-    return props
+    from labkit.cluster.tools import java_security
+
+    return {"bootstrap.servers": cluster.bootstrap_servers,
+            **java_security(cluster.security_config())}
 
 
 def _die_with_parent() -> None:  # Linux: the JVM gets SIGTERM when the kernel dies
@@ -314,6 +300,8 @@ def windowed_count(application_id: str, input_topic: str, output_topic: str, *,
     window_ms = round(positive("window", window) * 1000)
     grace_ms = round((positive("grace", grace) if grace else 0) * 1000)
     c = resolve(cluster)
+    application_id = c.name(application_id)  # a class student's own (its group, its topics)
+    input_topic, output_topic = c.name(input_topic), c.name(output_topic)
     for topic in (input_topic, output_topic):
         partition_ids(c, topic)  # an unknown topic fails here, at once
     libs, classes = install(c.settings)

@@ -48,10 +48,11 @@ def test_window_boundaries_and_stream_time_per_partition() -> None:
 
 class _Fake:
     def __init__(self, conf: dict[str, Any]) -> None:
-        self._conf = conf
+        self.bootstrap_servers = conf.pop("bootstrap.servers")
+        self._security = conf
 
-    def config(self) -> dict[str, Any]:
-        return self._conf
+    def security_config(self) -> dict[str, Any]:
+        return self._security
 
 
 def test_java_properties_plain_and_sasl() -> None:

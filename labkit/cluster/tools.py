@@ -30,21 +30,28 @@ _JAAS = {"SCRAM": "org.apache.kafka.common.security.scram.ScramLoginModule",
          "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule"}
 
 
-def java_client_properties(security: dict[str, str]) -> str:
+def java_security(security: dict[str, str]) -> dict[str, str]:
     """The Java client's form of librdkafka's security settings (``security.protocol``,
-    ``sasl.*``, ``ssl.ca.location``): what Kafka's tools read from ``--command-config``."""
-    lines = [f"security.protocol={security.get('security.protocol', 'PLAINTEXT')}"]
-    mechanism = security.get("sasl.mechanism")
+    ``sasl.*``, ``ssl.ca.location``): for Kafka's tools and for Java clients (Streams)."""
+    props = {}
+    if "security.protocol" in security:
+        props["security.protocol"] = security["security.protocol"]
+    mechanism = security.get("sasl.mechanism") or security.get("sasl.mechanisms")
     if mechanism:
+        user = security.get("sasl.username", "").replace('"', '\\"')
+        password = security.get("sasl.password", "").replace('"', '\\"')
         module = _JAAS["SCRAM" if mechanism.startswith("SCRAM") else "PLAIN"]
-        lines += [f"sasl.mechanism={mechanism}",
-                  f"sasl.jaas.config={module} required "
-                  f'username="{security.get("sasl.username", "")}" '
-                  f'password="{security.get("sasl.password", "")}";']
+        props["sasl.mechanism"] = mechanism
+        props["sasl.jaas.config"] = f'{module} required username="{user}" password="{password}";'
     if security.get("ssl.ca.location"):
-        lines += ["ssl.truststore.type=PEM",
-                  f"ssl.truststore.location={security['ssl.ca.location']}"]
-    return "\n".join(lines) + "\n"
+        props["ssl.truststore.type"] = "PEM"
+        props["ssl.truststore.location"] = security["ssl.ca.location"]
+    return props
+
+
+def java_client_properties(security: dict[str, str]) -> str:
+    """:func:`java_security` as a properties file (what ``--command-config`` reads)."""
+    return "".join(f"{k}={v}\n" for k, v in java_security(security).items())
 
 
 def signed_in(cluster: Cluster, tool: str, args: list[str]) -> list[str]:

@@ -1,5 +1,6 @@
-"""``%%requires nodes`` / ``%%requires disk``: a cell that needs what only the lab's own cluster
-gives (killing a node, reading segment files on the brokers' disks) runs there and is skipped,
+"""``%%requires nodes`` / ``disk`` / ``speed``: a cell that needs what only the lab's own cluster
+gives (killing a node, reading segment files on the brokers' disks, producing at full speed
+without a class's quotas) runs there and is skipped,
 with one line saying why, on a cluster that cannot (a class cluster shared by students).
 
 The cells after it that use its results carry the same line, so a lesson runs to its end."""
@@ -16,6 +17,9 @@ NEEDS = {
               lambda c: c.controls_nodes),
     "disk": ("reads segment files on the brokers' disks",
              lambda c: c.data_dir(c.nodes[0].id) is not None if c.nodes else False),
+    "speed": ("measures Kafka at full speed, which a class cluster's per-student quotas "
+              "would cap",
+              lambda c: c.student is None),
 }
 
 
