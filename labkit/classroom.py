@@ -86,7 +86,10 @@ def _acls(name: str) -> list[Any]:
               for op in (AclOperation.READ, AclOperation.DESCRIBE)]
     progress = [AclBinding(ResourceType.TOPIC, PROGRESS_TOPIC, literal, user, "*", op, allow)
                 for op in (AclOperation.WRITE, AclOperation.DESCRIBE)]
-    return own + shared + progress
+    # the brokers' settings, read-only (lessons show them; Kafka hides the sensitive ones)
+    settings = [AclBinding(ResourceType.BROKER, "kafka-cluster", literal, user, "*",
+                           AclOperation.DESCRIBE_CONFIGS, allow)]
+    return own + shared + progress + settings
 
 
 def _wait(futures: dict[Any, Any], what: str) -> None:

@@ -107,6 +107,7 @@ def configure(group: str, *, cluster: Cluster | None = None, timeout: float = TI
         raise UsageError(f"share group settings {unknown or '(none)'}: give one or more of "
                          f"{', '.join(SETTINGS)}")
     c = resolve(cluster)
+    group = c.name(group)  # a class student's own
     entries = [ConfigEntry(SETTINGS[k], str(v), incremental_operation=AlterConfigOpType.SET)
                for k, v in settings.items()]
     res = ConfigResource(ResourceType.GROUP, group, incremental_configs=entries)
@@ -136,6 +137,7 @@ def group_config(group: str, *, cluster: Cluster | None = None,
 
     check_name("group", group)
     c = resolve(cluster)
+    group = c.name(group)
     res = ConfigResource(ResourceType.GROUP, group)
     try:
         entries = c.admin().describe_configs([res], request_timeout=timeout)[res].result(
@@ -184,8 +186,9 @@ def members(group: str, *, cluster: Cluster | None = None) -> pd.DataFrame:
     ``partitions`` (how many), ``member_epoch``, ``assignment`` (a list of ``(topic,
     partition)``). Empty if the group has no members (or does not exist)."""
     check_name("group", group)
-    out = share_groups_tool("--describe", "--group", group, "--members", "--verbose",
-                            cluster=cluster).stdout
+    c = resolve(cluster)
+    out = share_groups_tool("--describe", "--group", c.name(group), "--members", "--verbose",
+                            cluster=c).stdout
     df = _table(out)
     if df.empty:
         return pd.DataFrame(columns=["client_id", "consumer_id", "partitions",
@@ -209,8 +212,9 @@ def describe(group: str, *, cluster: Cluster | None = None) -> pd.DataFrame:
     archived yet: 0 when the group has worked through everything); None where the group
     has not started on a partition."""
     check_name("group", group)
-    df = _table(share_groups_tool("--describe", "--group", group, "--offsets",
-                                  cluster=cluster).stdout)
+    c = resolve(cluster)
+    df = _table(share_groups_tool("--describe", "--group", c.name(group), "--offsets",
+                                  cluster=c).stdout)
     if df.empty:
         return pd.DataFrame(columns=["topic", "partition", "start_offset", "lag"])
     for col in ("partition", "start_offset", "lag"):
@@ -227,7 +231,7 @@ def delete(groups: Iterable[str], *, cluster: Cluster | None = None,
     c = resolve(cluster)
     failed: dict[str, str] = {}
     for group in groups:
-        check_name("group", group)
+        group = c.name(check_name("group", group))
         out = share_groups_tool("--delete", "--group", group, cluster=c, check=False)
         text = (out.stdout + out.stderr).strip()
         if "successful" not in text and "does not exist" not in text:
@@ -271,10 +275,10 @@ def reset(prefix: str, *, also: Iterable[str] = (),
     member stays until its session times out); their settings are removed all the same."""
     check_name("prefix", prefix)
     c = resolve(cluster)
+    prefix = c.name(prefix)  # a class student's own
     failed = delete([g for g in list_groups(cluster=c) if g.startswith(prefix)], cluster=c)
     for group in also:
-        check_name("group", group)
-        _forget_settings(c, group)
+        _forget_settings(c, c.name(check_name("group", group)))
     return failed
 
 
@@ -285,6 +289,7 @@ def wait_for_members(group: str, topic: str, names: Iterable[str], *,
     partition; a killed member of an earlier run may still be listed until its session
     times out, hence the names). Returns those members (:func:`members`)."""
     c = resolve(cluster)
+    group, topic = c.name(group), c.name(topic)
     wanted = [(topic, p) for p in partition_ids(c, topic)]
     expected = sorted(set(names))
     if not expected:

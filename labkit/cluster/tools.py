@@ -66,7 +66,7 @@ def signed_in(cluster: Cluster, tool: str, args: list[str]) -> list[str]:
     text = java_client_properties(security)
     if not path.exists() or path.read_text() != text:  # written once per credentials
         write_private(path, text)
-    return [*args, "--command-config", str(path)]
+    return ["--command-config", str(path), *args]  # before a subcommand (kafka-features)
 
 
 def run_tool(

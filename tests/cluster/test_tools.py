@@ -31,7 +31,7 @@ def test_tools_sign_in_where_the_cluster_needs_credentials(tmp_path: Path) -> No
                              settings=SimpleNamespace(home=tmp_path))
     args = signed_in(secure, "kafka-topics", ["--list"])
     path = tmp_path / "tools" / "s01.java.properties"
-    assert args == ["--list", "--command-config", str(path)] and path.read_text() == text
+    assert args == ["--command-config", str(path), "--list"] and path.read_text() == text
     assert path.stat().st_mode & 0o777 == 0o600
     assert signed_in(secure, "kafka-dump-log", ["--files", "x"]) == ["--files", "x"]
     plain: Any = SimpleNamespace(security_config=lambda: {}, settings=secure.settings)
