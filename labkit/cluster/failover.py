@@ -117,7 +117,11 @@ def elect_preferred(cluster: Cluster, topics: Iterable[str] | None = None, *,
 
 def restore(cluster: Cluster, *, timeout: float = 120.0) -> None:
     """Put the cluster back as a lesson expects it: no node frozen, every node running,
-    every replica in sync, every partition led by its preferred replica."""
+    every replica in sync, every partition led by its preferred replica. On a cluster labkit
+    does not run (a class's), only waits until every replica it can see is in sync."""
+    if not cluster.controls_nodes:
+        wait_isr_complete(cluster, timeout=timeout)
+        return
     for n in cluster.nodes:
         if n.pid and n.alive:
             signal_group(n.pid, signal.SIGCONT)  # harmless unless a freeze was left behind
