@@ -10,6 +10,7 @@ moved into place only when every lesson was copied; an existing copy is replaced
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import tempfile
@@ -25,12 +26,14 @@ NOTE = ("*The solution of this exercise is not in the student copy: write yours 
 
 
 def is_solution(cell: dict[str, Any]) -> bool:
-    """A solution cell: tagged ``solution`` or starting with the ``%%solution`` magic."""
+    """A solution cell: tagged ``solution`` or run by the ``%%solution`` magic (its first
+    line, or after another cell magic: ``%%requires disk`` then ``%%solution``)."""
     if cell.get("cell_type") != "code":
         return False
-    source = "".join(cell.get("source", []))
+    lines = "".join(cell.get("source", [])).lstrip().splitlines()
+    magics = itertools.takewhile(lambda line: line.startswith("%%"), lines)
     tags = cell.get("metadata", {}).get("tags", [])
-    return "solution" in tags or source.lstrip().startswith("%%solution")
+    return "solution" in tags or any(m.split()[0] == "%%solution" for m in magics)
 
 
 def student_copy(notebook: dict[str, Any]) -> tuple[dict[str, Any], int]:

@@ -38,6 +38,8 @@ def test_a_solution_is_found_by_its_tag_or_its_magic() -> None:
     assert is_solution({"cell_type": "code", "source": ["x"], "metadata": {"tags": ["solution"]}})
     assert not is_solution({"cell_type": "markdown", "source": ["%%solution"]})
     assert not is_solution({"cell_type": "code", "source": ["# %%solution is a magic"]})
+    assert is_solution({"cell_type": "code", "source": ["%%requires disk\n", "%%solution\n"]})
+    assert not is_solution({"cell_type": "code", "source": ["%%requires disk\n", "x = 1"]})
 
 
 def test_existing_copies_are_kept_unless_forced(tmp_path: Path) -> None:
