@@ -144,6 +144,18 @@ def _data_columns(values: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _texts(raw: list[bytes | None]) -> list[str | None]:
+    """Each value decoded as UTF-8 (bad bytes replaced), None kept; one decode for the whole
+    column when no value is None or holds a NUL (a decoder resynchronises at an ASCII byte,
+    so joined, each value decodes as on its own)."""
+    if None not in raw:
+        texts: list[str | None] = b"\0".join(raw).decode(  # type: ignore[arg-type]
+            "utf-8", "replace").split("\0")  # type: ignore[assignment]
+        if len(texts) == len(raw):
+            return texts
+    return [None if b is None else b.decode("utf-8", "replace") for b in raw]
+
+
 class _Rows:
     """Columns collected batch by batch, turned into one DataFrame at the end."""
 
@@ -217,15 +229,14 @@ class _Rows:
                 "headers": c["headers"]}
         if not self.decode:
             return pd.DataFrame({"key": c["key"], "value": c["value"], **meta})
-        keys = [None if k is None else k.decode("utf-8", "replace") for k in c["key"]]
+        keys = _texts(c["key"])
         values = c["value"]
-        tombstones = [v is None for v in values]
+        tombstones = [v is None for v in values] if None in values else [False] * len(values)
         if True in tombstones:  # a null value (a deletion) has no fields: all missing
             values = [{} if v is None else v for v in values]
         fields = {(f"data.{n}" if n in RESERVED else n): col
                   for n, col in _data_columns(values).items()}
-        times = [None if t is None else t.decode("utf-8", "replace") for t in c["time"]]
-        time_col = pd.to_datetime(pd.Series(times, dtype="object"), utc=True,
+        time_col = pd.to_datetime(pd.Series(_texts(c["time"]), dtype="object"), utc=True,
                                   format="ISO8601", errors="coerce")
         return pd.DataFrame({"key": keys, **fields,
                              "tombstone": pd.array(tombstones, dtype="bool"),

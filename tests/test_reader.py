@@ -335,3 +335,12 @@ def test_tombstones_are_read_and_replayed(cluster: labkit.Cluster, topic: str) -
     state = replay(topic, fold, {}, cluster=cluster)
     assert gone.decode() not in state and "bare" not in state
     assert set(state) == {e.key.decode() for e in events} - {gone.decode()}
+
+
+@pytest.mark.parametrize("raw", [
+    [], [b"cust-00001", b"ord-000002", b""], [b"a\xe2\x82", b"\xff", "é".encode(), b"z\xe2"],
+    [b"a\x00b", b"c"], [None, b"x"], [b"\xf0\x9f\x8d\x95", b"\xf0\x9f"]])
+def test_texts_decode_a_column_as_each_value_alone(raw: list[bytes | None]) -> None:
+    from labkit.reader import _texts
+
+    assert _texts(raw) == [None if b is None else b.decode("utf-8", "replace") for b in raw]
