@@ -262,7 +262,9 @@ class Scenario(ABC):
         next_id = uuid4_ids(random.Random(f"{self.seed}:ids").getrandbits).__next__
         poison = random.Random(f"{self.seed}:poison")
         chance = poison.random
-        fraction, duration, start = self.poison_fraction, self.duration, self.start
+        fraction, start = self.poison_fraction, self.start
+        end = math.inf if self.duration is None else self.duration
+        just_records = bare and not fraction
         limit = -1 if self.limit is None else self.limit
         plans: dict[type[Event], TypePlan | None] = {}
         clock = Clock(start).text
@@ -271,7 +273,7 @@ class Scenario(ABC):
         emitted = skipped = 0
         for at, cls, data in world:
             event_id = next_id()
-            if duration is not None and at > duration:
+            if at > end:
                 return
             try:
                 plan = plans[cls]
@@ -285,7 +287,7 @@ class Scenario(ABC):
             record = new_record(EncodedRecord, (key, dumps(data), [
                 spec, plan.type, plan.source, ("ce_id", event_id), ("ce_time", clock(at)),
                 ("ce_subject", key), content]))
-            if bare and not fraction:
+            if just_records:
                 yield record
                 emitted += 1
                 if emitted == limit:

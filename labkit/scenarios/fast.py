@@ -116,7 +116,7 @@ class Clock:
             nonlocal lo, hi, prefix
             if sub or not 0 <= at < EXACT_UP_TO:  # the exact, slow way
                 return time_text((start + timedelta(seconds=at)).astimezone(UTC)).encode()
-            ms = first + round(at * 1000)
+            ms = first + int(at * 1000.0 + 0.5)  # round(at * 1000): at is whole milliseconds
             if not lo <= ms < hi:
                 lo = ms - ms % 60_000
                 hi = lo + 60_000

@@ -254,8 +254,13 @@ class _World:
             now, _, action, args = pop(heap)
             self.now = now
             out = action(*args)
-            if out is not None:
-                yield round_ms(now), out[0], out[1]
+            if out is not None:  # round_ms(now), inlined: the same float
+                scaled = now * 1000.0
+                whole = round(scaled)
+                if 0.0 <= now < 1e8 and -0.4998 < scaled - whole < 0.4998:
+                    yield whole / 1000, out[0], out[1]
+                else:
+                    yield round(now, 3), out[0], out[1]
 
     def time(self) -> datetime:
         return self.shop.start + timedelta(seconds=round(self.now, 3))
