@@ -11,6 +11,7 @@ simulated minute).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -55,7 +56,12 @@ def _id_plan(batch: int) -> tuple[int, int, Any]:
 def uuid4_ids(getrandbits: Callable[[int], int], batch: int = ID_BATCH) -> Iterator[bytes]:
     """``str(uuid.UUID(int=getrandbits(128), version=4)).encode()`` for ever, the same ids in
     the same order: ``getrandbits(128 * n)`` holds the n draws of ``getrandbits(128)``, the
-    first in the lowest bits (CPython fills 32-bit words from the lowest)."""
+    first in the lowest bits (CPython fills 32-bit words from the lowest). Batch by batch,
+    chained (its ``__next__`` is C code: no generator resumed per id)."""
+    return itertools.chain.from_iterable(_id_batches(getrandbits, batch))
+
+
+def _id_batches(getrandbits: Callable[[int], int], batch: int) -> Iterator[list[bytes]]:
     import numpy as np
 
     clear, setv, src = _id_plan(batch)
@@ -64,7 +70,7 @@ def uuid4_ids(getrandbits: Callable[[int], int], batch: int = ID_BATCH) -> Itera
         bits = getrandbits(128 * batch) & clear | setv
         text = np.frombuffer(bits.to_bytes(size, "big").hex().encode() + b"-", dtype=np.uint8)
         ids = text[src].tobytes()
-        yield from [ids[i:i + 36] for i in range(0, width, 36)]
+        yield [ids[i:i + 36] for i in range(0, width, 36)]
 
 
 def time_text(time: datetime) -> str:
