@@ -210,7 +210,7 @@ def down(settings: Settings | None = None, *, purge: bool = False) -> bool:
     return running
 
 
-def status(cluster: ClassCluster) -> list[dict[str, Any]]:
+def status(cluster: ClassCluster, *, grid: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """Per student: topics, bytes of log (all copies; not the preallocated index files),
     consumer groups, their lag, and the exercise checks passed (from ``class.progress``)."""
     from labkit.kafka.groups import committed, group_ids
@@ -218,13 +218,15 @@ def status(cluster: ClassCluster) -> list[dict[str, Any]]:
     from labkit.kafka.topics import lab_topics
 
     topics, groups = lab_topics(cluster), group_ids(cluster)
-    grid = progress(cluster) if PROGRESS_TOPIC in topics else None
+    if grid is None and PROGRESS_TOPIC in topics:
+        grid = progress(cluster)
     rows = []
     for i in range(1, cluster.spec.students + 1):
         name = f"s{i:02d}"
         mine = [t for t in topics if t.startswith(f"{name}.")]
         size = sum(f.stat().st_size for n in (1, 2, 3) for t in mine
-                   for d in cluster.data_dir(n).glob(f"{t}-*") for f in d.glob("*.log"))
+                   for d in cluster.data_dir(n).glob(f"{t}-*") if d.name[len(t) + 1:].isdigit()
+                   for f in d.glob("*.log"))
         behind = 0
         for g in (g for g in groups if g.startswith(f"{name}.")):
             done = committed(cluster, g, mine) if mine else {}

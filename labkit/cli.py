@@ -137,9 +137,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 def cmd_reset(args: argparse.Namespace) -> int:
     from labkit.cluster import connect
-    from labkit.kafka import reset
 
-    topics, groups = reset(connect(start=False))
+    topics, groups = connect(start=False).reset()  # a class student: only theirs (sNN.)
     print(f"deleted {len(topics)} topic(s) and {len(groups)} consumer group(s)")
     return 0
 
@@ -149,10 +148,11 @@ def cmd_kafka(args: argparse.Namespace) -> int:
 
     from labkit.cluster import connect
     from labkit.cluster.jvm import tool_command
-    from labkit.cluster.tools import tool_jvm
+    from labkit.cluster.tools import signed_in, tool_jvm
 
     cluster = connect(start=False)
-    cmd = tool_command(tool_jvm(cluster), args.tool, args.args, cluster.bootstrap_servers)
+    tool_args = signed_in(cluster, args.tool, list(args.args))  # credentials, if it needs any
+    cmd = tool_command(tool_jvm(cluster), args.tool, tool_args, cluster.bootstrap_servers)
     return subprocess.call(cmd)
 
 

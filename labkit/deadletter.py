@@ -13,6 +13,7 @@ from typing import Any, Literal
 from labkit.exceptions import DeadLetterError, DecodeError, UsageError
 from labkit.kafka import errors as kafka_errors
 from labkit.kafka.clients import QUIET, Connection
+from labkit.kafka.names import qualify
 from labkit.kafka.topics import ensure_topic
 from labkit.validate import choice
 from labkit.waiting import poll_until
@@ -45,6 +46,7 @@ class DeadLetters:
     def _start(self) -> Any:
         from confluent_kafka import Producer
 
+        self.topic = qualify(self.cluster, self.topic)  # a class student's own
         ensure_topic(self.cluster, self.topic)  # one partition: dead letters stay in order
         conf = {"enable.idempotence": True, "acks": "all", "linger.ms": 5,
                 "message.timeout.ms": 30_000, **(self.extra_config or {})}

@@ -104,10 +104,13 @@ class Member:
                     "topic": cluster.name(self.topic),
                     "config": cluster.config(), "journal": str(self.journal_path),
                     **self.options, **named}
-        with self._stderr.open("wb") as err:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "labkit.members", str(self.script), json.dumps(settings)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        with self._stderr.open("wb") as err:  # the settings (credentials too) on stdin,
+            self._proc = subprocess.Popen(      # never on the command line (ps shows it)
+                [sys.executable, "-m", "labkit.members", str(self.script), "-"],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+        assert self._proc.stdin is not None
+        with self._proc.stdin as pipe:
+            pipe.write(json.dumps(settings).encode())
         with _LOCK:
             _RUNNING.append(self)
         announce(f"{self.name} started")
@@ -249,6 +252,7 @@ def wait_for_members(group: str, topic: str, count: int, *, cluster: Cluster | N
     """Wait until ``group`` is stable with ``count`` members whose assignments of ``topic``
     are disjoint and cover every partition; return the group's description."""
     c = resolve(cluster)
+    group, topic = c.name(group), c.name(topic)  # a class student's own
     parts = set(partition_ids(c, topic))
 
     def settled() -> Any:
@@ -364,5 +368,5 @@ def _run(script: str, settings: str) -> None:
         runpy.run_path(script, run_name="__main__")
 
 
-if __name__ == "__main__":
-    _run(sys.argv[1], sys.argv[2])
+if __name__ == "__main__":  # python -m labkit.members SCRIPT - (the settings on stdin)
+    _run(sys.argv[1], sys.stdin.read() if sys.argv[2] == "-" else sys.argv[2])

@@ -82,6 +82,7 @@ class Service:
             return self
         from confluent_kafka import Consumer
 
+        self.topic = self.cluster.name(self.topic)  # a class student's own
         partition_ids(self.cluster, self.topic)  # an unknown topic fails here, at once
         conf = self.cluster.config(group_id=self.name, auto_offset_reset=self._start,
                                    enable_auto_commit=True, auto_commit_interval_ms=200,

@@ -114,8 +114,7 @@ class Shop:
     # -- set-up ------------------------------------------------------------------------------
     def create_topics(self) -> Topics:
         """Every topic from scratch (customers compacted, sales in one partition): names."""
-        c = self.cluster
-        self.prefix = c.name(self.prefix)  # a class student's: sNN.lesson10
+        c, self.prefix = self.cluster, self.cluster.name(self.prefix)  # a student's: sNN.…
         t = self.topics = Topics.named(self.prefix)
         for name in (t.orders, t.kitchen, t.deliveries, t.sales, t.revenue, t.dead_letters):
             c.fresh_topic(name, partitions=1 if name in (t.sales, t.revenue, t.dead_letters) else 3)

@@ -40,6 +40,7 @@ from labkit.cluster import resolve
 from labkit.cluster.jars import COMPLETE_MARKER, file_lock
 from labkit.cluster.java import find_java
 from labkit.cluster.jvm import resource
+from labkit.cluster.tls import write_private
 from labkit.exceptions import (
     JavaNotFoundError,
     KafkaJarsError,
@@ -232,7 +233,7 @@ class StreamsApp:
         self.folder.mkdir(parents=True)
         conf = self.folder / "app.properties"
         props = {**self.properties, "state.dir": str(self.folder / "state")}
-        conf.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        write_private(conf, "".join(f"{k}={v}\n" for k, v in props.items()))  # credentials
         cmd = [str(find_java().path), "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
                "-Dorg.slf4j.simpleLogger.logFile=System.out",

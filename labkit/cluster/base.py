@@ -72,6 +72,20 @@ def client_config(base: Mapping[str, Any], settings: Mapping[str, Any] | None,
     return conf
 
 
+class ClientConfig(dict[str, Any]):
+    """A client config: a plain dict for confluent-kafka, shown with its secrets masked
+    (``print(cluster.config())`` in a notebook must not put a password in its output)."""
+
+    SECRET = ("password", "sasl.jaas.config", "sasl.oauthbearer.client.secret")
+
+    def __repr__(self) -> str:
+        shown = {k: "********" if any(s in k for s in self.SECRET) and v else v
+                 for k, v in self.items()}
+        return repr(shown)
+
+    __str__ = __repr__
+
+
 class Cluster(ABC):
     """A running Kafka cluster the lab talks to.
 
@@ -163,14 +177,16 @@ class Cluster(ABC):
         **every underscore to a dot** (``group_id="g"`` -> ``"group.id": "g"``,
         ``enable_idempotence=True`` -> ``"enable.idempotence": True``), except
         confluent-kafka's callbacks (``on_delivery``, ``error_cb``, ``stats_cb``, ...) and
-        ``log_level``; keys with a dot (``**{"linger.ms": 5}``) are kept. That is the only
-        rewrite. A setting given twice raises UsageError."""
+        ``log_level``; keys with a dot (``**{"linger.ms": 5}``) are kept. On a class cluster
+        ``group.id`` and ``transactional.id`` also get the student's prefix (see
+        :meth:`name`). A setting given twice raises UsageError. Printed, the config masks
+        passwords."""
         conf = client_config({"bootstrap.servers": self.bootstrap_servers,
                               **self.security_config()}, settings, extra)
         for key in ("group.id", "transactional.id"):  # a class student's own names
             if isinstance(conf.get(key), str):
                 conf[key] = self.name(conf[key])
-        return conf
+        return ClientConfig(conf)
 
     @property
     def student(self) -> str | None:

@@ -163,8 +163,10 @@ class ClassCluster(LocalCluster):
 
     def __init__(self, lab: Settings, spec: ClassSpec, *, jvm: Jvm | None = None) -> None:
         home = class_home(lab)
-        settings = dataclasses.replace(lab, home=home, nodes=3, base_port=None,
-                                       backend="local", bootstrap_servers=None)
+        settings = dataclasses.replace(  # the instructor's: never a student's credentials
+            lab, home=home, nodes=3, base_port=None, backend="local", bootstrap_servers=None,
+            client_config=None, security_protocol=None, sasl_mechanism=None,
+            sasl_username=None, sasl_password=None, ssl_ca_location=None)
         super().__init__(settings, jvm=jvm)
         self.spec = spec
         self.lab_settings = lab

@@ -25,7 +25,7 @@ SIGNED_TOOLS = {"kafka-configs", "kafka-topics", "kafka-consumer-groups", "kafka
                 "kafka-log-dirs", "kafka-features", "kafka-metadata-quorum", "kafka-share-groups",
                 "kafka-transactions", "kafka-get-offsets", "kafka-console-producer",
                 "kafka-console-consumer", "kafka-console-share-consumer",
-                "kafka-consumer-perf-test"}
+                "kafka-consumer-perf-test", "kafka-delete-records", "kafka-broker-api-versions"}
 _JAAS = {"SCRAM": "org.apache.kafka.common.security.scram.ScramLoginModule",
          "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule"}
 

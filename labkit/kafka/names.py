@@ -28,10 +28,4 @@ def qualify(conn: Any, name: str) -> str:
     return own + name
 
 
-def unqualify(conn: Any, name: str) -> str:
-    """``name`` without this connection's student prefix (for showing a lesson's own name)."""
-    own = prefix(conn)
-    return name[len(own):] if own and name.startswith(own) else name
-
-
-__all__ = ["KEPT", "prefix", "qualify", "unqualify"]
+__all__ = ["KEPT", "prefix", "qualify"]

@@ -32,6 +32,7 @@ from labkit.exceptions import (
 )
 from labkit.kafka import errors
 from labkit.kafka.clients import QUIET, Connection
+from labkit.kafka.names import qualify
 from labkit.kafka.offsets import watermarks
 from labkit.kafka.topics import partition_ids, pick_partitions
 from labkit.validate import aware, choice, name
@@ -60,9 +61,9 @@ class BoundedReader:
                  extra_config: dict[str, Any] | None = None, timeout: float = 60.0) -> None:
         from confluent_kafka import Consumer
 
-        name("topic", topic)
+        topic = qualify(conn, name("topic", topic))  # a class student's own
         if group is not None:
-            name("group", group)
+            group = qualify(conn, name("group", group))
         self.conn, self.topic, self.group, self.timeout = conn, topic, group, timeout
         self.deadline = Deadline(timeout)
         self.known = partition_ids(conn, topic)  # UnknownTopicError at once, before any consumer

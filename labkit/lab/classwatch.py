@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
     from labkit.cluster.classroom import ClassCluster
 
-__all__ = ["render", "watch"]
+__all__ = ["STATUS_EVERY", "render", "watch"]
+
+STATUS_EVERY = 30.0  # seconds between two reads of the topics, bytes and lag (the shared
+#                      cluster's students should not pay for the instructor's view)
 
 
 def render(grid: pd.DataFrame, rows: list[dict[str, Any]], when: float) -> str:
@@ -53,10 +56,13 @@ def watch(cluster: ClassCluster | None = None, *, seconds: float = 600.0, every:
     c = cluster if cluster is not None else class_cluster()
     deadline = time.monotonic() + seconds
     grid = progress(c)
-    handle = display(HTML(render(grid, status(c), time.time())), display_id=True)
+    rows, rows_at = status(c, grid=grid), time.monotonic()  # heavier: every STATUS_EVERY s
+    handle = display(HTML(render(grid, rows, time.time())), display_id=True)
     while time.monotonic() < deadline and not (until is not None and until(grid)):
         time.sleep(min(every, max(0.0, deadline - time.monotonic())))  # the redraw's pace
         grid = progress(c)
+        if time.monotonic() - rows_at >= STATUS_EVERY:
+            rows, rows_at = status(c, grid=grid), time.monotonic()
         if handle is not None:
-            handle.update(HTML(render(grid, status(c), time.time())))
+            handle.update(HTML(render(grid, rows, time.time())))
     return grid

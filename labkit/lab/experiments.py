@@ -96,6 +96,7 @@ def backlog_vs_tail(producer: Any, topic: str, *, read_rate: float = 20_000,
     positive("rounds", rounds, whole=True)
     positive("seconds", seconds)
     c = resolve(cluster)
+    topic = c.name(topic)  # a class student's own
     rows = []
     tail, far = ("at the tail", "end"), ("far behind", "earliest")
     for r in range(1, rounds + 1):  # tail, far, far, tail: a drift in the rate cancels out
@@ -128,6 +129,7 @@ def catch_up(topic: str, *, seconds: float = 10.0,
     really delivered meanwhile, from ``/proc/PID/io``; page-cache hits count nothing)."""
     positive("seconds", seconds)
     c = resolve(cluster)
+    topic = c.name(topic)  # a class student's own
     leaders = _leaders(c, topic)
     heap_before = sum(heap(c, n)["committed"] for n in leaders)
     io_before = sum(io_counters(c, n)["read_bytes"] for n in leaders)

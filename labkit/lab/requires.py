@@ -16,7 +16,7 @@ NEEDS = {
     "nodes": ("stops, kills or starts Kafka nodes",
               lambda c: c.controls_nodes),
     "disk": ("reads segment files on the brokers' disks",
-             lambda c: c.data_dir(c.nodes[0].id) is not None if c.nodes else False),
+             lambda c: c.data_dir(1) is not None),  # node ids start at 1
     "speed": ("measures Kafka at full speed, which a class cluster's per-student quotas "
               "would cap",
               lambda c: c.student is None),
@@ -33,9 +33,10 @@ def missing(needs: list[str], cluster: Any | None = None) -> str | None:
     for need in needs:
         what, can = NEEDS[need]
         if not can(c):
-            return (f"Skipped: this cell {what}; the {c.backend} cluster you are on (shared, "
-                    "or someone else's) does not allow that. Run the lesson on your own lab "
-                    "cluster ('labkit up') to see it.")
+            where = ("a class cluster, shared with others," if c.student is not None else
+                     f"the {c.backend} cluster you are on")
+            return (f"Skipped: this cell {what}; {where} does not allow that. Run the lesson "
+                    "on the lab's own local cluster ('labkit up') to see it.")
     return None
 
 

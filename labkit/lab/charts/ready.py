@@ -132,6 +132,7 @@ def assignment(group: str, topic: str, *, cluster: Cluster | None = None,
     """Which member of ``group`` owns each partition of ``topic``, over time: one row per
     partition, coloured by member (blank: nobody). Rebalances show as colour changes."""
     c = resolve(cluster)
+    group, topic = c.name(group), c.name(topic)  # a class student's own
     parts = partition_ids(c, topic)
     chart = StripChart(title=f"partitions of {topic!r} assigned in group {group!r}",
                        ylabel="partition", interval=interval, window=window)
