@@ -61,10 +61,9 @@ class ProducerHandle:
         positive("rate", rate, optional=True)
         positive("seconds", seconds, optional=True)
         positive("limit", limit, whole=True, optional=True)
-        name("topic", topic)
         conn = resolve(cluster)
+        self.topic = topic = conn.name(name("topic", topic))  # a class student's own
         partition_ids(conn, topic)  # an unknown topic fails here, before anything is sent
-        self.topic = topic
         self.limit = limit
         self.seconds = seconds
         self.config: dict[str, Any] = {

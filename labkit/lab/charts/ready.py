@@ -12,6 +12,7 @@ from labkit.cluster import resolve
 from labkit.exceptions import ChartError
 from labkit.kafka.groups import describe as describe_group
 from labkit.kafka.groups import progress
+from labkit.kafka.names import qualify
 from labkit.kafka.offsets import offsets
 from labkit.kafka.topics import describe, metadata, partition_ids
 from labkit.lab.charts.live import MIN_INTERVAL, LiveChart
@@ -132,7 +133,7 @@ def assignment(group: str, topic: str, *, cluster: Cluster | None = None,
     """Which member of ``group`` owns each partition of ``topic``, over time: one row per
     partition, coloured by member (blank: nobody). Rebalances show as colour changes."""
     c = resolve(cluster)
-    group, topic = c.name(group), c.name(topic)  # a class student's own
+    group, topic = qualify(c, group), qualify(c, topic)  # a class student's own
     parts = partition_ids(c, topic)
     chart = StripChart(title=f"partitions of {topic!r} assigned in group {group!r}",
                        ylabel="partition", interval=interval, window=window)
