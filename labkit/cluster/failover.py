@@ -29,7 +29,7 @@ from labkit.cluster.state import signal_group
 from labkit.exceptions import NotFoundError, NotSupportedError, UsageError
 from labkit.kafka import errors
 from labkit.kafka.groups import describe as describe_group
-from labkit.kafka.topics import delete_topics, metadata
+from labkit.kafka.topics import delete_topics, describe, metadata
 from labkit.moments import announce
 from labkit.waiting import poll_until
 
@@ -47,8 +47,8 @@ def leaders(cluster: Cluster, topic: str) -> dict[int, int]:
     """``{partition: leader}`` of ``topic`` (-1 while a partition has none, or while the
     metadata lists the topic with an error, as it may for a moment during an election)."""
     t = metadata(cluster, timeout=5).topics.get(topic)
-    if t is None:
-        raise NotFoundError(f"topic {topic!r} is not in the cluster's metadata")
+    if t is None:  # created a moment ago, the broker that answered may not list it yet:
+        t = describe(cluster, topic)  # waits a moment for it (else UnknownTopicError)
     return {p: -1 if t.error is not None else int(m.leader)
             for p, m in sorted(t.partitions.items())}
 
