@@ -3,7 +3,7 @@
     labkit class up --students N --host ADDRESS [--dir DIR] [--port N]
     labkit class add sNN            a student (again): new password, new sNN.properties
     labkit class reset sNN          that student's topics, groups and offsets only
-    labkit class status             per student: topics, log bytes, groups, lag, checks passed
+    labkit class status             per student: topics, log bytes, groups, lag, throttle, checks
     labkit class progress           students x exercise checks, from class.progress
     labkit class down [--purge]     stop it (and delete its data)
 """
@@ -55,11 +55,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     cluster = classroom.class_cluster()
     print(f"class cluster {cluster.bootstrap_servers}: "
           f"{len(cluster.alive_nodes())} of 3 nodes running")
+    rows = classroom.status(cluster)
     print(f"{'student':<8} {'topics':>6} {'log bytes':>12} {'groups':>6} {'lag':>8} "
-          f"{'checks passed':>13}")
-    for row in classroom.status(cluster):
+          f"{'throttle ms':>11} {'checks passed':>13}")
+    for row in rows:
+        ms = "?" if row["throttle_ms"] is None else f"{row['throttle_ms']:,.0f}"
         print(f"{row['student']:<8} {row['topics']:>6} {row['bytes']:>12,} "
-              f"{row['groups']:>6} {row['lag']:>8,} {row['passed']:>13}")
+              f"{row['groups']:>6} {row['lag']:>8,} {ms:>11} {row['passed']:>13}")
+    if any(row["throttle_ms"] is None for row in rows):
+        print("throttle ms: unknown, the nodes serve no metrics (a class started by an older "
+              "labkit); 'labkit class down' and 'labkit class up' restart them with metrics")
+    else:
+        print("throttle ms: the longest time Kafka's quotas held back a student's responses, "
+              "on average over the last ~11 s")
     return 0
 
 
@@ -127,7 +135,7 @@ def add_class_commands(command: Callable[..., Any], port_type: Callable[[str], i
         p = sub.add_parser(name, help=text)
         p.set_defaults(func=func)
         p.add_argument("student", type=_student, metavar="sNN")
-    sub.add_parser("status", help="per student: topics, log bytes, lag, checks passed"
+    sub.add_parser("status", help="per student: topics, bytes, lag, throttle, checks passed"
                    ).set_defaults(func=cmd_status)
     sub.add_parser("progress", help="students x exercise checks").set_defaults(
         func=cmd_progress)

@@ -30,7 +30,7 @@ from labkit.cluster.classroom import (
     read_spec,
 )
 from labkit.cluster.tls import write_private
-from labkit.exceptions import ClusterNotRunningError, LabkitError, UsageError
+from labkit.exceptions import ClusterNotRunningError, KafkaToolError, LabkitError, UsageError
 from labkit.settings import Settings
 
 __all__ = ["MAX_STUDENTS", "PROGRESS_TOPIC", "QUOTAS", "add_student", "class_cluster", "down",
@@ -212,12 +212,19 @@ def down(settings: Settings | None = None, *, purge: bool = False) -> bool:
 
 def status(cluster: ClassCluster, *, grid: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """Per student: topics, bytes of log (all copies; not the preallocated index files),
-    consumer groups, their lag, and the exercise checks passed (from ``class.progress``)."""
+    consumer groups, their lag, the longest time (ms) the quotas held back its responses over
+    the last ~11 s (``throttle_ms``, from the nodes' metrics; None where the nodes serve no
+    JMX: a class started by an older labkit) and the exercise checks passed (from
+    ``class.progress``)."""
     from labkit.kafka.groups import committed, group_ids
     from labkit.kafka.offsets import watermarks
     from labkit.kafka.topics import lab_topics
 
     topics, groups = lab_topics(cluster), group_ids(cluster)
+    try:
+        throttled: dict[str, float] | None = cluster.throttle_times()
+    except KafkaToolError:
+        throttled = None
     if grid is None and PROGRESS_TOPIC in topics:
         grid = progress(cluster)
     rows = []
@@ -235,6 +242,7 @@ def status(cluster: ClassCluster, *, grid: pd.DataFrame | None = None) -> list[d
                           for tp, off in done.items())
         rows.append({"student": name, "topics": len(mine), "bytes": size,
                      "groups": sum(g.startswith(f"{name}.") for g in groups), "lag": behind,
+                     "throttle_ms": None if throttled is None else throttled.get(name, 0.0),
                      "passed": 0 if grid is None else sum(v == "✓" for v in grid.loc[name])})
     return rows
 

@@ -209,6 +209,7 @@ def test_a_flooding_student_is_throttled_and_the_other_is_not_slowed(
                          on_delivery=lambda _e, _m, t0=t0: latencies.append(time.monotonic() - t0))
             calm.flush(10)
         flood.poll(0)
+    shown = classroom.status(klass)  # while the flood's backlog is still being throttled
     flood.flush(60)
     import json
 
@@ -216,6 +217,11 @@ def test_a_flooding_student_is_throttled_and_the_other_is_not_slowed(
                    for s in stats for b in json.loads(s)["brokers"].values())
     assert throttle > 0, "the flooding student was never throttled"
     assert latencies and sorted(latencies)[len(latencies) // 2] < 1.0, latencies
+    # the instructor sees it too: the brokers' own throttle-time metrics, per student
+    by = {row["student"]: row["throttle_ms"] for row in shown}
+    assert by["s01"] > 0 and by["s02"] == 0, by
+    table = run_cli("class", "status")
+    assert table.returncode == 0 and "throttle ms" in table.stdout, table.stderr
     rate = sent * len(value) / 8 / 1e6
     print(f"flood offered {rate:.1f} MB/s, throttled up to {throttle} ms; calm student's "
           f"median produce latency {sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms")
@@ -242,6 +248,7 @@ def test_listeners_bind_only_where_they_should(klass: ClassCluster) -> None:
         students, controller, internal = klass.spec.ports(i)
         assert bound.get(students) == {ADDRESS}, bound.get(students)
         assert bound.get(controller) == {"127.0.0.1"} and bound.get(internal) == {"127.0.0.1"}
+        assert bound.get(klass.spec.jmx_port(i)) == {"127.0.0.1"}  # metrics: loopback only
 
 
 def test_credentials_are_owner_only(klass: ClassCluster) -> None:
@@ -250,6 +257,10 @@ def test_credentials_are_owner_only(klass: ClassCluster) -> None:
         mode = stat.S_IMODE(os.stat(folder / name).st_mode)
         assert mode == 0o600, (name, oct(mode))
     assert load_properties(folder / "s01.properties")["sasl.username"] == "s01"
+    for i in (1, 2, 3):  # the nodes' JMX password and access files
+        for name in ("jmx.password", "jmx.access"):
+            mode = stat.S_IMODE(os.stat(klass.node_dir(i) / name).st_mode)
+            assert mode == 0o600, (i, name, oct(mode))
 
 
 def test_bad_input_is_one_line(klass: ClassCluster, tmp_path: Path) -> None:

@@ -25,6 +25,8 @@ from typing import Any
 from labkit.cluster.base import NodeInfo
 from labkit.cluster.jars import find_libs
 from labkit.cluster.java import find_java
+from labkit.cluster.jmx import MONITOR, jmx_flags, write_jmx_files
+from labkit.cluster.jmx import query as jmx_query
 from labkit.cluster.jvm import Jvm
 from labkit.cluster.local import LocalCluster
 from labkit.cluster.ports import PORT_STEP
@@ -58,6 +60,10 @@ class ClassSpec:
         """(students, controller, internal) ports of node ``node_id``."""
         p = self.base_port + (node_id - 1) * PORT_STEP
         return p, p + 1, p + 2
+
+    def jmx_port(self, node_id: int) -> int:
+        """Node ``node_id``'s JMX port, on 127.0.0.1 (see :mod:`labkit.cluster.jmx`)."""
+        return self.ports(node_id)[2] + 1
 
     def to_json(self) -> str:
         return json.dumps({**dataclasses.asdict(self), "folder": str(self.folder)}, indent=1)
@@ -100,11 +106,21 @@ def _free(address: str, port: int) -> bool:
 def _secrets(home: Path) -> dict[str, str]:
     """The class's own passwords (nodes' PLAIN login, the instructor's SCRAM), made once."""
     path = home / "secrets.json"
-    if path.exists():
-        return dict(json.loads(path.read_text()))
-    made = {NODES_USER: secrets.token_urlsafe(24), INSTRUCTOR: secrets.token_urlsafe(24)}
+    made = dict(json.loads(path.read_text())) if path.exists() else {}
+    if all(made.get(u) for u in (NODES_USER, INSTRUCTOR, MONITOR)):
+        return made
+    made = {u: made.get(u) or secrets.token_urlsafe(24) for u in (NODES_USER, INSTRUCTOR, MONITOR)}
     write_private(path, json.dumps(made))
     return made
+
+
+def _user_of(metric: str) -> str | None:
+    """``s01`` from ``kafka.server:type=Produce,user=s01:throttle-time``."""
+    for part in metric.rsplit(":", 1)[0].split(","):
+        key, _, value = part.partition("=")
+        if key == "user" and value:
+            return value
+    return None
 
 
 def _jaas_plain(password: str) -> str:
@@ -211,7 +227,7 @@ class ClassCluster(LocalCluster):
         for i in (1, 2, 3):
             port, cport, iport = self.spec.ports(i)
             for addr, p in ((self.spec.address, port), ("127.0.0.1", cport),
-                            ("127.0.0.1", iport)):
+                            ("127.0.0.1", iport), ("127.0.0.1", self.spec.jmx_port(i))):
                 if not _free(addr, p):
                     raise PortInUseError(
                         f"port {p} on {addr} is taken; free it or choose another base with "
@@ -240,6 +256,34 @@ class ClassCluster(LocalCluster):
                          node_dir: Path) -> str:
         password = self.passwords[NODES_USER]
         return class_properties(node_id, self.spec, node_dir, self._keystore(), password)
+
+    def _jvm_flags(self, node_id: int) -> list[str]:
+        # one password file per node: the JVM rewrites it (hashing the password) on start
+        secret, access = write_jmx_files(self.node_dir(node_id), self.passwords[MONITOR])
+        return jmx_flags(self.spec.jmx_port(node_id), secret, access)
+
+    def throttle_times(self) -> dict[str, float]:
+        """Per user, the longest average time (ms) Kafka held its responses back for its
+        quotas (produce, fetch or request time) on any node, over the quota window (about
+        the last 11 s); users with no request in the window are left out or 0.0."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        # the broker's state always exists: JmxTool fails when nothing matches (no user yet)
+        names = ["kafka.server:type=KafkaServer,name=BrokerState",
+                 *[f"kafka.server:type={t},user=*" for t in ("Produce", "Fetch", "Request")]]
+
+        def one(node_id: int) -> dict[str, float]:
+            return jmx_query(self.jvm, self.spec.jmx_port(node_id), self.passwords[MONITOR],
+                             names, ["throttle-time", "Value"], folder=self.settings.home)
+
+        worst: dict[str, float] = {}
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            for values in pool.map(one, self.alive_nodes()):
+                for name, ms in values.items():
+                    user = _user_of(name)
+                    if user:
+                        worst[user] = max(worst.get(user, 0.0), ms)
+        return worst
 
     def _format(self, jvm: Jvm, properties: Path, cluster_id: str) -> None:
         password = self.passwords[INSTRUCTOR]

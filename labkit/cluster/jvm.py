@@ -94,9 +94,11 @@ class Jvm:
         return [f"-XX:SharedArchiveFile={archive}", "-Xshare:auto"] if archive.exists() else []
 
     def broker_cmd(
-        self, properties: Path, logs_dir: Path, *, heap_mb: int, train_cds: Path | None = None
+        self, properties: Path, logs_dir: Path, *, heap_mb: int, train_cds: Path | None = None,
+        extra: Sequence[str] = (),
     ) -> list[str]:
-        """``java ... kafka.Kafka node.properties``, sized for a laptop."""
+        """``java ... kafka.Kafka node.properties``, sized for a laptop; ``extra``: more JVM
+        flags (a class node's JMX)."""
         cds = [f"-XX:ArchiveClassesAtExit={train_cds}"] if train_cds else self.cds_flags()
         return [
             str(self.java.path),
@@ -115,6 +117,7 @@ class Jvm:
             *cds,
             f"-Dlog4j2.configurationFile={resource('log4j2.xml')}",
             f"-Dkafka.logs.dir={logs_dir}",
+            *extra,
             "-cp",
             self.classpath,
             BROKER_MAIN,

@@ -296,12 +296,16 @@ class LocalCluster(Cluster):
     def _format(self, jvm: Jvm, properties: Path, cluster_id: str) -> None:
         jvm.format_storage(properties, cluster_id)
 
+    def _jvm_flags(self, node_id: int) -> list[str]:
+        return []
+
     def _launch(self, jvm: Jvm, node_id: int) -> int:
         d = self.node_dir(node_id)
         with contextlib.suppress(FileNotFoundError):
             (d / "server.log").rename(d / "server.log.previous")
         cmd = jvm.broker_cmd(
-            d / "node.properties", d, heap_mb=self.settings.heap_mb, train_cds=self._train_cds
+            d / "node.properties", d, heap_mb=self.settings.heap_mb, train_cds=self._train_cds,
+            extra=self._jvm_flags(node_id),
         )
         with open(d / "stdout.log", "wb") as out:
             proc = subprocess.Popen(

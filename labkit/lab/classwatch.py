@@ -26,9 +26,13 @@ STATUS_EVERY = 30.0  # seconds between two reads of the topics, bytes and lag (t
 #                      cluster's students should not pay for the instructor's view)
 
 
+def _ms(value: float | None) -> str:
+    return "?" if value is None else f"{value:,.0f}"
+
+
 def render(grid: pd.DataFrame, rows: list[dict[str, Any]], when: float) -> str:
-    """The grid as HTML: one row per student (with topics, lag and checks passed), one
-    column per check; a caption with the time it was read."""
+    """The grid as HTML: one row per student (with topics, lag, throttle time and checks
+    passed), one column per check; a caption with the time it was read."""
     extra = {r["student"]: r for r in rows}
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in grid.columns)
     body = []
@@ -38,11 +42,12 @@ def render(grid: pd.DataFrame, rows: list[dict[str, Any]], when: float) -> str:
                         for v in marks)
         body.append(f"<tr><th>{html.escape(str(student))}</th>"
                     f"<td>{info.get('passed', 0)}</td><td>{info.get('topics', 0)}</td>"
-                    f"<td>{info.get('lag', 0):,}</td>{cells}</tr>")
+                    f"<td>{info.get('lag', 0):,}</td><td>{_ms(info.get('throttle_ms'))}</td>"
+                    f"{cells}</tr>")
     stamp = time.strftime("%H:%M:%S", time.localtime(when))
     return (f"<table><caption>class progress at {stamp} (✓ passed, ✗ failed, blank: not "
             f"run)</caption><tr><th>student</th><th>passed</th><th>topics</th><th>lag</th>"
-            f"{head}</tr>{''.join(body)}</table>")
+            f"<th>throttle ms</th>{head}</tr>{''.join(body)}</table>")
 
 
 def watch(cluster: ClassCluster | None = None, *, seconds: float = 600.0, every: float = 2.0,
