@@ -32,7 +32,8 @@ mapped to this tree in one place, by error code (:mod:`labkit.kafka.errors`).
     │   └── KafkaToolError
     ├── DecodeError                       a record is not a lab event
     ├── ServiceError                      a background service failed
-    └── CheckFailed                       an exercise check did not pass (solutions on)
+    ├── CheckFailed                       an exercise check did not pass (solutions on)
+    └── CellFailed                        a %%solution/%%requires cell raised (shown above)
 """
 
 from __future__ import annotations
@@ -168,8 +169,16 @@ class CheckFailed(LabkitError):
     """An exercise check did not pass; the message is the hint."""
 
 
+class CellFailed(LabkitError):
+    """The code of a ``%%solution`` or ``%%requires`` cell raised; IPython showed its
+    traceback already, so this one renders as one line (the cell still fails)."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook: no second traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
 __all__ = [
-    "BackendError", "ChartError", "CheckFailed", "ChecksumError", "ClusterError",
+    "BackendError", "CellFailed", "ChartError", "CheckFailed", "ChecksumError", "ClusterError",
     "ClusterNotRunningError", "ClusterTimeoutError", "CommitError", "ControlError",
     "DeadLetterError", "DecodeError", "JavaNotFoundError", "KafkaJarsError", "KafkaRequestError",
     "KafkaToolError", "LabkitError", "MavenResolutionError", "NodeStartError", "NotFoundError",

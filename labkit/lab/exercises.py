@@ -37,15 +37,13 @@ def strict_checks() -> bool:
 
 def solution(line: str, cell: str) -> None:
     """The ``%%solution`` cell magic."""
-    from IPython import get_ipython
+    from labkit.lab.requires import run_body
 
     if not solutions_enabled():
         print("The solution is in this cell (expand it to read it). It runs only with "
               "LABKIT_SOLUTIONS=1; your own code above is what the check below looks at.")
         return
-    ip = get_ipython()
-    result = ip.run_cell(cell)
-    result.raise_error()
+    run_body(cell)
 
 
 def register(ip: Any | None = None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from labkit.cluster import resolve
-from labkit.exceptions import UsageError
+from labkit.exceptions import CellFailed, UsageError
 
 NEEDS = {
     "nodes": ("stops, kills or starts Kafka nodes",
@@ -42,18 +42,26 @@ def missing(needs: list[str], cluster: Any | None = None) -> str | None:
 
 def requires(line: str, cell: str) -> None:
     """The ``%%requires`` cell magic."""
-    from IPython import get_ipython
-
     why = missing(line.split())
     if why is not None:
         print(why)
         return
+    run_body(cell)
+
+
+def run_body(cell: str) -> None:
+    """Run a cell magic's body as a cell of its own (its output and its traceback shown as
+    usual); if it raised, fail the magic's cell too, in one line (CellFailed)."""
+    from IPython import get_ipython
+
     result = get_ipython().run_cell(cell)
-    result.raise_error()
+    error = result.error_before_exec or result.error_in_exec
+    if error is not None:
+        raise CellFailed(f"{type(error).__name__}: {error} (the traceback is above)") from None
 
 
 def register(ip: Any) -> None:
     ip.register_magic_function(requires, magic_kind="cell", magic_name="requires")
 
 
-__all__ = ["NEEDS", "missing", "register", "requires"]
+__all__ = ["NEEDS", "missing", "register", "requires", "run_body"]

@@ -4,6 +4,7 @@ then a failing check raises (so nbval catches a lesson whose solution stopped wo
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -59,3 +60,21 @@ def test_failing_check_hints_for_learners_and_raises_with_solutions(
     # outside a notebook kernel (this test process) checks never raise: they are values
     monkeypatch.setenv("LABKIT_SOLUTIONS", "1")
     assert not check.state_equals({"a": 1}, {"a": 2})
+
+
+def test_a_failing_solution_cell_fails_with_one_traceback(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The body's own traceback is shown once; the magic's cell fails too (nbval stops on
+    the first error, the real one), in one line rather than a second traceback."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in
+                ["import labkit", "%%solution\nraise ValueError('wrong answer')"]]
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    monkeypatch.setenv("LABKIT_SOLUTIONS", "1")
+    with pytest.raises(CellExecutionError):
+        NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    errors = [o for o in nb.cells[1].outputs if o.output_type == "error"]
+    assert [e.ename for e in errors] == ["ValueError", "CellFailed"], errors
+    assert len(errors[1].traceback) == 1 and "wrong answer" in errors[1].traceback[0]
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(errors[0].traceback))  # no colours
+    assert "raise ValueError('wrong answer')" in shown, shown
