@@ -280,7 +280,9 @@ class Scenario(ABC):
             except KeyError:
                 plan = plans[cls] = TypePlan(cls) if self._wanted_type(cls) else None
             if plan is None:
-                skipped = self._skipped(skipped)
+                skipped += 1
+                if skipped >= MAX_SKIPPED:
+                    self._skipped(skipped - 1)  # raises
                 continue
             skipped = 0
             key = data[plan.key_field].encode()

@@ -107,7 +107,8 @@ class Clock:
     """``ce_time`` text for ``start + at`` seconds (``at`` rounded to milliseconds), as
     ``codec.encode_fast`` writes it; the date, hour and minute are formatted once a minute,
     the rest comes from a table (a start with a fraction of a millisecond: the exact way).
-    ``text`` is a closure: its state in cells, not attributes (it runs for every record)."""
+    ``text`` is a closure: its state in cells, not attributes (it runs for every record);
+    its first test is the whole common case (a millisecond of the minute cached)."""
 
     def __init__(self, start: datetime) -> None:
         self.start = start
@@ -115,18 +116,22 @@ class Clock:
         base = utc.replace(second=0, microsecond=0)  # a whole minute
         first, sub = divmod(utc.second * 1_000_000 + utc.microsecond, 1000)
         tails = _minute_tails()
-        lo = hi = 0  # the minute cached: lo <= milliseconds since base < hi
+        last = int(EXACT_UP_TO * 1000)  # a cached minute ends by then: at < EXACT_UP_TO in it
+        shift = -(1 << 62)  # first - the cached minute's start (ms since base): none yet
         prefix = b""
 
         def text(at: float) -> bytes:
-            nonlocal lo, hi, prefix
+            nonlocal shift, prefix
+            k = int(at * 1000.0 + 0.5) + shift  # round(at * 1000): at is whole milliseconds
+            if 0 <= k < 60_000 and at >= 0.0:  # in the cached minute
+                return prefix + tails[k]
             if sub or not 0 <= at < EXACT_UP_TO:  # the exact, slow way
                 return time_text((start + timedelta(seconds=at)).astimezone(UTC)).encode()
-            ms = first + int(at * 1000.0 + 0.5)  # round(at * 1000): at is whole milliseconds
-            if not lo <= ms < hi:
-                lo = ms - ms % 60_000
-                hi = lo + 60_000
-                prefix = (base + timedelta(milliseconds=lo)).isoformat()[:17].encode()
-            return prefix + tails[ms - lo]
+            ms = first + int(at * 1000.0 + 0.5)
+            lo = ms - ms % 60_000
+            head = (base + timedelta(milliseconds=lo)).isoformat()[:17].encode()
+            if lo + 60_000 - first <= last:
+                shift, prefix = first - lo, head
+            return head + tails[ms - lo]
 
         self.text = text

@@ -75,6 +75,9 @@ PIZZAS_PER_ORDER = ([1, 2, 3, 4], [4, 7, 9, 10])
 """(population, cumulative weights) for ``rng.choices(population, weights=...)``."""
 TIERS: list[tuple[int, LoyaltyTier]] = [(10, "gold"), (5, "silver"), (2, "bronze"), (0, "none")]
 """Delivered orders needed for each loyalty tier."""
+TIER_AFTER: list[LoyaltyTier] = [next(name for needed, name in TIERS if n >= needed)
+                                 for n in range(TIERS[0][0] + 1)]
+"""The tier after n delivered orders (the last for n and more)."""
 
 
 MENU_NAMES, SIZE_NAMES = list(MENU), list(SIZES)
@@ -82,6 +85,7 @@ PRICES = {(n, z): round(MENU[n] * SIZES[z] * 2) / 2 for n in MENU for z in SIZES
 _MENU_N, _SIZE_N = len(MENU_NAMES), len(SIZE_NAMES)
 _MENU_BITS, _SIZE_BITS = _MENU_N.bit_length(), _SIZE_N.bit_length()  # as random's choice
 
+_push = heapq.heappush
 Data = dict[str, Any]
 T = TypeVar("T")
 Out = tuple[type[Event], Data] | None
@@ -206,6 +210,7 @@ class _World:
         self.random = self.rng.random
         self.choice, self.randint, self.weighted = _draws(self.rng)
         self.heap: list[tuple[float, int, Callable[..., Out], tuple[Any, ...]]] = []
+        self.seq = itertools.count().__next__  # ties run in the order scheduled
         self.now = 0.0
         self.customers: list[_Customer] = []
         self.active: list[_Customer] = []
@@ -216,8 +221,7 @@ class _World:
         """``later(lo, hi, action, *args)``: schedule ``action(*args)`` between lo and hi
         seconds from now; ``at(when, action, *args)``: at that time. Closures over the heap,
         the RNG and the sequence (ties run in the order scheduled): the hottest calls."""
-        heap, push, seq, uniform = self.heap, heapq.heappush, itertools.count().__next__, \
-            self.random
+        heap, push, seq, uniform = self.heap, heapq.heappush, self.seq, self.random
 
         def later(lo: float, hi: float, action: Callable[..., Out], *args: Any) -> None:
             # rng.uniform(lo, hi), inlined: the same draw, the same float
@@ -335,7 +339,7 @@ class _World:
         return self.update(c, [what])
 
     def check_tier(self, c: _Customer) -> Out:
-        tier = next(name for needed, name in TIERS if c.delivered >= needed)
+        tier = TIER_AFTER[min(c.delivered, len(TIER_AFTER) - 1)]
         if tier == c.tier:
             return None
         c.tier = tier
@@ -373,20 +377,25 @@ class _World:
             prices.append(price)
         n = f"{self.orders:06d}"
         order = _Order(f"ord-{n}", choice(self.active), items, round(sum(prices), 2))
-        self.later(0.5, 2, self.place, order)
+        _push(self.heap, (self.now + (0.5 + 1.5 * self.random()), self.seq(), self.place, (order,)))
         return CartCheckedOut, {
             "order_id": order.id, "cart_id": f"cart-{n}", "customer_id": order.customer.id,
             "item_count": len(items), "subtotal": order.total,
         }  # fmt: skip
 
+    # The order's steps schedule the next as later(lo, hi, ...) would, inlined (the hottest
+    # actions): now + (lo + (hi - lo) * rng.random()), the same draw, the same float.
+
     def place(self, order: _Order) -> Out:
-        self.later(1, 3, self.email, order.customer, "order_confirmation", order.id)
-        self.later(1, 5, self.pay, order)
+        heap, now, uniform, seq = self.heap, self.now, self.random, self.seq
+        _push(heap, (now + (1 + 2 * uniform()), seq(), self.email,
+                     (order.customer, "order_confirmation", order.id)))
+        _push(heap, (now + (1 + 4 * uniform()), seq(), self.pay, (order,)))
         return OrderPlaced, {"order_id": order.id, "customer_id": order.customer.id,
                              "items": order.items, "total": order.total}
 
     def pay(self, order: _Order) -> Out:
-        self.later(20, 60, self.bake, order)
+        _push(self.heap, (self.now + (20 + 40 * self.random()), self.seq(), self.bake, (order,)))
         method = self.weighted(METHODS)
         return PaymentAuthorized, {
             "order_id": order.id, "customer_id": order.customer.id, "payment_id":
@@ -394,19 +403,22 @@ class _World:
         }  # fmt: skip
 
     def bake(self, order: _Order) -> Out:
-        self.later(5, 30, self.send_out, order)
+        _push(self.heap, (self.now + (5 + 25 * self.random()), self.seq(), self.send_out,
+                          (order,)))
         return PizzaBaked, {"order_id": order.id, "pizzas": len(order.items),
                             "oven": self.randint(1, 4)}
 
     def send_out(self, order: _Order) -> Out:
         eta = self.randint(1, 3)
         courier = self.choice(COURIERS)
-        self.later(eta * 40, eta * 80, self.deliver, order, courier)
+        _push(self.heap, (self.now + (eta * 40 + eta * 40 * self.random()), self.seq(),
+                          self.deliver, (order, courier)))
         return OutForDelivery, {"order_id": order.id, "courier": courier, "eta_minutes": eta}
 
     def deliver(self, order: _Order, courier: str) -> Out:
         order.customer.delivered += 1
-        self.later(0.5, 2, self.check_tier, order.customer)
+        _push(self.heap, (self.now + (0.5 + 1.5 * self.random()), self.seq(), self.check_tier,
+                          (order.customer,)))
         return OrderDelivered, {"order_id": order.id, "customer_id": order.customer.id,
                                 "courier": courier}
 
