@@ -242,7 +242,11 @@ class Settings:
             raw["solutions"] = _bool("LABKIT_SOLUTIONS", so)
         if (pr := _env("LABKIT_PRESENTER")) is not None:
             raw["presenter"] = _bool("LABKIT_PRESENTER", pr)
-        raw.update({k: v for k, v in overrides.items() if v is not None})
+        if (occ := overrides.get("client_config")) is not None:  # as LABKIT_CLIENT_CONFIG
+            path = Path(str(occ)).expanduser()
+            raw["client_config"] = path
+            raw.update(_from_client_config(path))
+        raw.update({k: v for k, v in overrides.items() if v is not None and k != "client_config"})
         for key in ("home", "ssl_ca_location", "compose_file", "kafka_home"):
             if isinstance(raw.get(key), str):
                 raw[key] = Path(str(raw[key])).expanduser()

@@ -309,6 +309,32 @@ def test_a_students_checks_reach_the_instructor(klass: ClassCluster) -> None:
     assert shown.returncode == 0 and "partition_count" in shown.stdout, shown.stderr
 
 
+CONNECT_RUN = """
+import sys
+import labkit
+from labkit import check, inspect
+c = labkit.connect(client_config=sys.argv[1])   # no LABKIT_CLIENT_CONFIG: the file given here
+assert c.student == "s02", c.student
+c.fresh_topic("lesson.exercise", partitions=2)   # the student's own name: s02.lesson.exercise
+print(check.partition_count("lesson.exercise", 2).passed, c.name("lesson.exercise"))
+print(sorted(inspect.topics()["topic"]))        # a later call without cluster=: still s02
+"""
+
+
+def test_connect_with_a_client_config_works_as_that_student(klass: ClassCluster) -> None:
+    env = {**os.environ, "LABKIT_SOLUTIONS": "0"}
+    for name in ("LABKIT_HOME", "LABKIT_CLIENT_CONFIG"):
+        env.pop(name, None)
+    out = subprocess.run([sys.executable, "-c", CONNECT_RUN,
+                          str(klass.spec.folder / "s02.properties")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    first, topics = out.stdout.splitlines()[:2]
+    assert first == "True s02.lesson.exercise", out.stdout
+    assert "s02.lesson.exercise" in topics and "s01." not in topics, topics
+    assert classroom.progress(klass).loc["s02", "partition_count"] == "✓"
+
+
 def test_a_missing_client_config_is_one_line(tmp_path: Path) -> None:
     assert_one_line_error(run_cli("status", env={"LABKIT_CLIENT_CONFIG": str(tmp_path / "x")}),
                           "cannot read the client properties")

@@ -9,6 +9,7 @@ takes external when an address is set, else a running compose cluster, else loca
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from labkit.cluster.base import Cluster, NodeInfo
 from labkit.cluster.state import read_state, remove_state
@@ -115,8 +116,14 @@ def connect(
 
     >>> cluster = labkit.connect()
     >>> Producer(cluster.config())
+
+    ``client_config="s07.properties"``: a class cluster's student file, as
+    ``LABKIT_CLIENT_CONFIG``; it holds for the rest of this process (and the programs it
+    starts), so every labkit call after it works as that student.
     """
     settings = Settings.from_env(nodes=nodes, backend=backend, **settings_overrides)
+    if settings_overrides.get("client_config") is not None and settings.client_config:
+        os.environ["LABKIT_CLIENT_CONFIG"] = str(settings.client_config.resolve())
     cluster = running_cluster(settings)
     if cluster is not None:
         if nodes is not None and len(cluster.nodes) != nodes and cluster.backend == "local":

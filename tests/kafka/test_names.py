@@ -40,9 +40,11 @@ def test_a_students_client_config_and_checks_get_the_prefix(tmp_path: Path,
     from labkit.lab.requires import missing
     from labkit.settings import Settings
 
-    student = ExternalCluster(Settings.from_env(
-        home=tmp_path, bootstrap_servers="127.0.0.1:1", client_config=tmp_path / "s01.properties",
-        sasl_username="s01", sasl_password="secret"))
+    props = tmp_path / "s01.properties"  # what 'labkit class up' hands out, minus the TLS
+    props.write_text("bootstrap.servers=127.0.0.1:1\nsecurity.protocol=SASL_PLAINTEXT\n"
+                     "sasl.mechanism=SCRAM-SHA-512\nsasl.username=s01\nsasl.password=secret\n")
+    student = ExternalCluster(Settings.from_env(home=tmp_path, client_config=props))
+    assert student.settings.student == "s01"  # the keyword reads the file, as the variable
     conf = student.config(group_id="lesson00.r", transactional_id="lesson07.tx")
     assert conf["group.id"] == "s01.lesson00.r" and conf["transactional.id"] == "s01.lesson07.tx"
     assert "secret" not in repr(conf) and conf["sasl.password"] == "secret"
