@@ -59,7 +59,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"{'student':<8} {'topics':>6} {'log bytes':>12} {'groups':>6} {'lag':>8} "
           f"{'throttle ms':>11} {'checks passed':>13}")
     for row in rows:
-        ms = "?" if row["throttle_ms"] is None else f"{row['throttle_ms']:,.0f}"
+        ms = classroom.throttle_text(row["throttle_ms"])
         print(f"{row['student']:<8} {row['topics']:>6} {row['bytes']:>12,} "
               f"{row['groups']:>6} {row['lag']:>8,} {ms:>11} {row['passed']:>13}")
     if any(row["throttle_ms"] is None for row in rows):

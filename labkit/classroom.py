@@ -34,7 +34,7 @@ from labkit.exceptions import ClusterNotRunningError, KafkaToolError, LabkitErro
 from labkit.settings import Settings
 
 __all__ = ["MAX_STUDENTS", "PROGRESS_TOPIC", "QUOTAS", "add_student", "class_cluster", "down",
-           "progress", "reset_student", "status", "student_name", "up"]
+           "progress", "reset_student", "status", "student_name", "throttle_text", "up"]
 
 MAX_STUDENTS = 99
 PROGRESS_TOPIC = "class.progress"
@@ -245,6 +245,11 @@ def status(cluster: ClassCluster, *, grid: pd.DataFrame | None = None) -> list[d
                      "throttle_ms": None if throttled is None else throttled.get(name, 0.0),
                      "passed": 0 if grid is None else sum(v == "✓" for v in grid.loc[name])})
     return rows
+
+
+def throttle_text(ms: float | None) -> str:
+    """A status row's ``throttle_ms`` as shown: ``2,549``, or ``?`` where it is unknown."""
+    return "?" if ms is None else f"{ms:,.0f}"
 
 
 def progress(cluster: ClassCluster) -> pd.DataFrame:

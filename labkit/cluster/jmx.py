@@ -45,7 +45,7 @@ def jmx_flags(port: int, secret: Path, access: Path) -> list[str]:
             f"{p}.access.file={access}"]
 
 
-def _arg_file(jvm: Jvm, args: Sequence[str], folder: Path) -> Path:
+def _arg_file(args: Sequence[str], folder: Path) -> Path:
     """A Java argument file (``java @file``) holding the whole command after ``java``."""
     quoted = ['"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"' for a in args]
     fd, name = tempfile.mkstemp(prefix=".jmxtool.", suffix=".args", dir=folder)  # 0600
@@ -64,7 +64,7 @@ def query(jvm: Jvm, port: int, password: str, names: Sequence[str], attributes: 
             "--jmx-auth-prop", f"{MONITOR}={password}", "--one-time", "true",
             "--report-format", "csv", "--attributes", ",".join(attributes),
             *[a for n in names for a in ("--object-name", n)]]
-    path = _arg_file(jvm, args, folder)
+    path = _arg_file(args, folder)
     try:
         out = subprocess.run([str(jvm.java.path), f"@{path}"], capture_output=True, text=True,
                              timeout=timeout, env=child_env(), stdin=subprocess.DEVNULL)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from labkit.classroom import class_cluster, progress, status
+from labkit.classroom import class_cluster, progress, status, throttle_text
 from labkit.validate import positive
 
 if TYPE_CHECKING:
@@ -24,10 +24,6 @@ __all__ = ["STATUS_EVERY", "render", "watch"]
 
 STATUS_EVERY = 30.0  # seconds between two reads of the topics, bytes and lag (the shared
 #                      cluster's students should not pay for the instructor's view)
-
-
-def _ms(value: float | None) -> str:
-    return "?" if value is None else f"{value:,.0f}"
 
 
 def render(grid: pd.DataFrame, rows: list[dict[str, Any]], when: float) -> str:
@@ -42,8 +38,8 @@ def render(grid: pd.DataFrame, rows: list[dict[str, Any]], when: float) -> str:
                         for v in marks)
         body.append(f"<tr><th>{html.escape(str(student))}</th>"
                     f"<td>{info.get('passed', 0)}</td><td>{info.get('topics', 0)}</td>"
-                    f"<td>{info.get('lag', 0):,}</td><td>{_ms(info.get('throttle_ms'))}</td>"
-                    f"{cells}</tr>")
+                    f"<td>{info.get('lag', 0):,}</td>"
+                    f"<td>{throttle_text(info.get('throttle_ms'))}</td>{cells}</tr>")
     stamp = time.strftime("%H:%M:%S", time.localtime(when))
     return (f"<table><caption>class progress at {stamp} (✓ passed, ✗ failed, blank: not "
             f"run)</caption><tr><th>student</th><th>passed</th><th>topics</th><th>lag</th>"
