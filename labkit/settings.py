@@ -235,17 +235,14 @@ class Settings:
             raw["ssl_ca_location"] = Path(ca).expanduser()
         if (cf := _env("LABKIT_COMPOSE_FILE")) is not None:
             raw["compose_file"] = Path(cf).expanduser()
-        if (cc := _env("LABKIT_CLIENT_CONFIG")) is not None:
-            raw["client_config"] = Path(cc).expanduser()
-            raw.update(_from_client_config(Path(cc).expanduser()))
+        # a student's file, from the variable or the keyword (connect(client_config=...))
+        if (cc := overrides.get("client_config") or _env("LABKIT_CLIENT_CONFIG")) is not None:
+            raw["client_config"] = Path(str(cc)).expanduser()
+            raw.update(_from_client_config(Path(str(cc)).expanduser()))
         if (so := _env("LABKIT_SOLUTIONS")) is not None:
             raw["solutions"] = _bool("LABKIT_SOLUTIONS", so)
         if (pr := _env("LABKIT_PRESENTER")) is not None:
             raw["presenter"] = _bool("LABKIT_PRESENTER", pr)
-        if (occ := overrides.get("client_config")) is not None:  # as LABKIT_CLIENT_CONFIG
-            path = Path(str(occ)).expanduser()
-            raw["client_config"] = path
-            raw.update(_from_client_config(path))
         raw.update({k: v for k, v in overrides.items() if v is not None and k != "client_config"})
         for key in ("home", "ssl_ca_location", "compose_file", "kafka_home"):
             if isinstance(raw.get(key), str):
