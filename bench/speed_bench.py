@@ -119,7 +119,7 @@ def _plain_consume(cluster: Any, topic: str, n: int, *, per_partition: bool = Fa
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     conf = cluster.config(group_id=f"bench-{uuid.uuid4().hex[:8]}", enable_auto_commit=False,
-                          **{"queued.min.messages": 1_000_000,
+                          **{"queued.min.messages": 1_000_000, "fetch.queue.backoff.ms": 10,
                              "max.partition.fetch.bytes": 8 << 20})
     parts = sorted(cluster.admin().list_topics(topic, timeout=10).topics[topic].partitions)
     gc.disable()

@@ -73,6 +73,8 @@ class BoundedReader:
                 # retention may move the log start meanwhile: then read from the new start
                 "auto.offset.reset": "earliest",
                 "max.partition.fetch.bytes": 8 << 20, "queued.min.messages": 1_000_000,
+                # fetch again as soon as the read-ahead queue has room (librdkafka: 1 s later)
+                "fetch.queue.backoff.ms": 10,
                 **(extra_config or {})}
         self.conf = conn.config(**conf, **QUIET)
         self.consumer = Consumer(self.conf)
