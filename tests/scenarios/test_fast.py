@@ -27,8 +27,9 @@ PINNED = [
      "6beb1fb9a4de0afa223170daeead21d34aa243c635fec44b547db3629d450fe2"),
     ("pizza-orders", {"seed": 2, "limit": 5000},
      "eade9a8162b833679fe89982ee215437ba76635f04b737b81e55f57cce61ca17"),
+    # changed on purpose (issue 10): the accounts alone are simulated without orders
     ("pizza-accounts", {"seed": 2, "limit": 300},
-     "3e182b0ec868fb1d2d57c2a11896ef909cc2cf21cf8e89371248ee612f99d223"),
+     "45370a2d8c68d33943952424010362ecd7e979ab2e2378326318bf0fbb2d97e6"),
     ("pizza-customers", {"seed": 2, "limit": 300, "customers": 500},
      "6dfedda040f3c2971d6c8fb6177b5b331a81a8bcb4fd8b42d2756b62341f12cd"),
 ]

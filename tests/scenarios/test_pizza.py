@@ -134,12 +134,23 @@ def test_customers_setting_bounds_the_sign_ups() -> None:
     assert buyers and buyers <= {i.decode() for i in ids}
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "accounts"])
 def test_kinds_are_exact_subsequences_of_the_whole_shop(kind: str) -> None:
     whole = [e for e in run(seed=4, limit=3000) if e.kind == kind]
     part = run(seed=4, kinds=[kind], limit=len(whole))
     assert raw(part) == raw(whole)
     assert {e.kind for e in part} == {kind}
+
+
+def test_the_accounts_alone_are_the_shop_without_orders() -> None:
+    # no order is simulated for a scenario that shows none of their streams
+    whole = [e for e in run(seed=4, orders_per_minute=0, limit=3000) if e.kind == "accounts"]
+    part = run(seed=4, kinds=["accounts"], limit=len(whole))
+    assert raw(part) == raw(whole) and len(part) > 100
+    assert raw(part) != raw([e for e in run(seed=4, limit=3000) if e.kind == "accounts"][
+        :len(part)])  # a shop with orders draws other numbers
+    assert raw(run(seed=4, kinds=["accounts"], burst_every=60, limit=500)) == raw(
+        run(seed=4, kinds=["accounts"], limit=500))  # nor a rush of orders
 
 
 def test_named_variants() -> None:
