@@ -19,7 +19,9 @@ from labkit.lab import NOTEBOOKS, jupyter_command
 
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]
 
-LESSON = os.environ.get("LABKIT_BROWSER_NOTEBOOK", "01-event-notification.ipynb")
+# lesson 00: the page, the kernel and a live chart, without lesson 01's rate measurements
+# (a browser drawing beside them on 2 cores skewed one: see the note of 2026-12-03)
+LESSON = os.environ.get("LABKIT_BROWSER_NOTEBOOK", "00-events-and-the-log.ipynb")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",  # we run as root in CI
@@ -61,6 +63,26 @@ def _wait_for_server(url: str, proc: subprocess.Popen[bytes], log: Path, timeout
                 f"{log.read_text()[-2000:]}")
 
 
+_CELLS_JS = """
+  const w = window.jupyterapp.shell.currentWidget;
+  const cells = w.content.model.cells;
+  const errors = [];
+  let ran = cells.length > 0;
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells.get(i);
+    if (c.type !== 'code') continue;
+    for (let j = 0; j < c.outputs.length; j++) {
+      const o = c.outputs.get(j).toJSON();
+      if (o.output_type === 'error') errors.push(`cell ${i}: ${o.ename}: ${o.evalue}`);
+    }
+    if (c.executionCount === null) ran = false;
+  }
+  const done = errors.length > 0 || (ran && w.sessionContext.session.kernel.status === 'idle');
+"""
+"""The open notebook's code cells, read from its model: ``errors`` (one line per error
+output) and ``done`` (a cell raised, or every code cell ran and the kernel is idle)."""
+
+
 def test_lesson_runs_in_jupyterlab_and_shows_its_live_chart(cluster: object,
                                                              tmp_path: Path) -> None:
     chromium = _chromium()
@@ -73,8 +95,12 @@ def test_lesson_runs_in_jupyterlab_and_shows_its_live_chart(cluster: object,
     work = tmp_path / "notebooks"
     shutil.copytree(NOTEBOOKS, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     with open(log, "wb") as out:
+        # a workspace of its own: JupyterLab reopens the tabs of the last one, and the run
+        # below is of the current tab
+        env = {**os.environ, "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
         proc = subprocess.Popen(jupyter_command(port=port, token=token, notebooks=work),
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=env)
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_for_server(f"{base}/api/status?token={token}", proc, log, 90)
@@ -93,27 +119,19 @@ def test_lesson_runs_in_jupyterlab_and_shows_its_live_chart(cluster: object,
                       return k && k.status === 'idle';
                     }""", timeout=120_000)
                 page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-                page.wait_for_selector(".jp-OutputArea-output img", timeout=240_000)
-                # wait until every code cell has run (an execution count, no '*'), or a cell
-                # raised: run-all stops there and the cells after it never get a count
-                page.wait_for_function(
-                    """() => {
-                      if (document.querySelector(
-                            "[data-mime-type='application/vnd.jupyter.error']")) return true;
-                      const prompts = [...document.querySelectorAll(
-                        '.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
-                      return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
-                    }""", timeout=300_000)
+                # from the notebook's model, not the page (JupyterLab renders an error as
+                # stderr, and may not render cells out of view): done when a cell raised
+                # (run-all stops there) or every code cell has an execution count
+                page.wait_for_function(f"() => {{{_CELLS_JS} return done;}}", timeout=300_000)
+                errors = page.evaluate(f"() => {{{_CELLS_JS} return errors;}}")
+                assert not errors, f"the lesson raised in the browser: {errors[:1]}"
                 images = page.locator(".jp-OutputArea-output img")
                 assert images.count() >= 1
                 img = images.last  # the lesson's last live chart
-                errors = page.locator("[data-mime-type='application/vnd.jupyter.error']")
-                error_text = errors.all_inner_texts() if errors.count() else []
                 ARTIFACTS.mkdir(exist_ok=True)
                 shot = ARTIFACTS / f"browser-{Path(LESSON).stem}.png"
                 img.evaluate("i => i.scrollIntoView({block: 'center'})")
                 page.screenshot(path=str(shot), full_page=False)
-                assert not error_text, f"the lesson raised in the browser: {error_text[:1]}"
                 natural = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
                 assert natural[0] > 100 and natural[1] > 100, natural  # a real, decoded chart
                 assert shot.stat().st_size > 10_000
