@@ -20,7 +20,8 @@ from labkit.lab import NOTEBOOKS, jupyter_command
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]
 
 # lesson 00: the page, the kernel and a live chart, without lesson 01's rate measurements
-# (a browser drawing beside them on 2 cores skewed one: see the note of 2026-12-03)
+# (in one CI run of 3, a browser drawing beside them on 2 cores made lesson 01 measure 0.77,
+# far behind vs at the tail, and fail its 0.8 bound; nbval runs lesson 01 in full anyway)
 LESSON = os.environ.get("LABKIT_BROWSER_NOTEBOOK", "00-events-and-the-log.ipynb")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM_ARGS = [
