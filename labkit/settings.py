@@ -237,8 +237,8 @@ class Settings:
             raw["compose_file"] = Path(cf).expanduser()
         # a student's file, from the variable or the keyword (connect(client_config=...))
         if (cc := overrides.get("client_config") or _env("LABKIT_CLIENT_CONFIG")) is not None:
-            raw["client_config"] = Path(str(cc)).expanduser()
-            raw.update(_from_client_config(Path(str(cc)).expanduser()))
+            raw["client_config"] = path = Path(str(cc)).expanduser()
+            raw.update(_from_client_config(path))
         if (so := _env("LABKIT_SOLUTIONS")) is not None:
             raw["solutions"] = _bool("LABKIT_SOLUTIONS", so)
         if (pr := _env("LABKIT_PRESENTER")) is not None:

@@ -26,7 +26,7 @@ def test_backlog_vs_tail_measures_both_readers(cluster: labkit.Cluster, topic: s
 
 def test_a_paced_reader_keeps_its_pace(cluster: labkit.Cluster, topic: str) -> None:
     # a full read-ahead queue must not put the next fetch off (librdkafka waits 1 s by
-    # default): that starved the lesson 01 readers to 60-90 % of their pace, unevenly
+    # default): that starved the lesson 01 readers to 68-100 % of their pace, unevenly
     cluster.fresh_topic(topic, partitions=3)
     labkit.produce_all(_records(), topic, limit=80_000, progress=False)
     got = experiments._paced_read(cluster, cluster.name(topic), "earliest", 20_000, 3.0)
