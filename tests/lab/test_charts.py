@@ -14,14 +14,13 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 import labkit
 from labkit.exceptions import UnknownTopicError, UsageError
-from labkit.kafka import committed, offsets
+from labkit.kafka import committed, describe_topic, offsets
 from labkit.lab.charts import (
     ChartError,
     LiveChart,
@@ -31,7 +30,6 @@ from labkit.lab.charts import (
     state_size,
     throughput,
 )
-from labkit.waiting import poll_until
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "livechart.ipynb"
@@ -241,15 +239,8 @@ def test_lag_chart_counts_what_the_group_has_not_committed(cluster: labkit.Clust
 
 def test_isr_sizes_match_the_metadata(cluster: labkit.Cluster, topic: str) -> None:
     cluster.fresh_topic(topic, partitions=2)
-    listed: dict[str, Any] = {}
-
-    def known() -> bool:  # a metadata answer comes from any node; each learns of a new topic
-        t = cluster.admin().list_topics(topic=topic, timeout=10).topics[topic]  # at its pace
-        listed["md"] = t
-        return t.error is None and sorted(t.partitions) == [0, 1]
-
-    poll_until(f"every partition of {topic!r} in the metadata", known, timeout=10)
-    md = listed["md"]
+    md = describe_topic(cluster, topic)  # not the raw admin call: it may ask a node that does
+    # not know the new topic yet (each node learns of it at its own pace); this waits for one
     df = isr_sizes(topic, cluster=cluster).run(1.0, scaled=False, display=False)
     assert list(df.columns[2:]) == ["p0", "p1"]
     for p in (0, 1):
