@@ -356,36 +356,6 @@ def decode_fast(
     return event
 
 
-_TYPE_TEXT: dict[bytes, str] = {t.encode(): t for t in CE_TYPES}
-
-
-def decode_columns(values: list[Any], headers: list[Any]) -> tuple[
-        list[dict[str, bytes | None]], list[str], list[dict[str, Any]]] | None:
-    """A batch of records decoded into columns, no DecodedEvent made: (header dicts, ce_type
-    texts, data dicts), what :func:`decode_fast` gives record by record. None if any record
-    of the batch needs :func:`decode_fast` (a null value, no headers or a header name
-    repeated, a missing or unknown ``ce_type``, a value that is not a JSON object)."""
-    try:
-        maps = [dict(h) for h in headers]
-    except (TypeError, ValueError):
-        return None
-    if sum(map(len, maps)) != sum(map(len, headers)):  # a name repeated: first or last?
-        return None
-    try:
-        types = [_TYPE_TEXT.get(h.get("ce_type")) for h in maps]  # type: ignore[arg-type]
-    except TypeError:  # an unhashable header value
-        return None
-    if None in types:
-        return None
-    try:
-        data = [orjson.loads(v) for v in values]
-    except (orjson.JSONDecodeError, TypeError):
-        return None
-    if data and set(map(type, data)) != {dict}:
-        return None
-    return maps, types, data  # type: ignore[return-value]
-
-
 def decode(
     value: bytes | None,
     headers: Headers,
@@ -439,7 +409,6 @@ __all__ = [
     "EncodedRecord",
     "Headers",
     "decode",
-    "decode_columns",
     "decode_fast",
     "encode",
     "encode_fast",

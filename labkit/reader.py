@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from labkit.batchcodec import decode_columns, decode_messages
 from labkit.cluster import resolve
-from labkit.codec import decode_columns, decode_fast
+from labkit.codec import decode_fast
 from labkit.deadletter import DeadLetters, ErrorMode, bad_record, dead_letters
 from labkit.exceptions import (
     CommitError,
@@ -273,14 +274,13 @@ def replay(
     try:
         ranges = reader.ranges(reader.partitions(None), "earliest",
                                "end" if until is None else until)
+
+        def bad(m: Any, exc: DecodeError) -> None:
+            bad_record(m, exc, topic, dead)
+
         with _gc_paused():
             for batch in reader.batches(ranges):
-                for m in batch:  # the hot loop: keep it lean
-                    try:
-                        event = decode_fast(m.value(), m.headers(), m.key())
-                    except DecodeError as exc:
-                        bad_record(m, exc, topic, dead)
-                        continue
+                for event in decode_messages(batch, bad):  # the hot loop: keep it lean
                     state = fold(state, event)
                     if on_state is not None:
                         on_state(state, event)

@@ -11,7 +11,6 @@ import pytest
 from labkit.codec import (
     CONTENT_TYPE,
     decode,
-    decode_columns,
     decode_fast,
     encode,
     encode_fast,
@@ -202,35 +201,3 @@ def test_a_null_value_is_a_tombstone(headers: Any) -> None:
         with pytest.raises(DecodeError, match=r"tombstone .* has no data"):
             event.model()
     assert not decode_fast(*record()).tombstone  # a value is never one
-
-
-def test_decode_columns_gives_what_decode_fast_gives() -> None:
-    """A batch decoded as columns: the same types, data and headers as record by record."""
-    records = [e.record for e in get_scenario("pizza", seed=3, limit=3000)]
-    heads = [list(r.headers) for r in records]
-    cols = decode_columns([r.value for r in records], heads)
-    assert cols is not None
-    maps, types, data = cols
-    events = [decode_fast(r.value, h, r.key) for r, h in zip(records, heads, strict=True)]
-    assert types == [ev.type for ev in events]
-    assert data == [ev.data for ev in events]
-    assert maps == [dict(h) for h in heads]
-    assert len(set(types)) >= 8  # every stream of the shop is in the sample
-    assert decode_columns([], []) == ([], [], [])
-
-
-@pytest.mark.parametrize("case", ["tombstone", "no-headers", "unknown-type", "missing-type",
-                                  "repeated-type", "not-json", "not-object", "unhashable"])
-def test_decode_columns_leaves_a_batch_with_an_odd_record_to_decode_fast(case: str) -> None:
-    good = [e.record for e in get_scenario("pizza", seed=3, limit=20)]
-    values: list[Any] = [r.value for r in good]
-    heads: list[Any] = [list(r.headers) for r in good]
-    first = heads[5]
-    odd = {"tombstone": (None, first), "no-headers": (values[5], None),
-           "unknown-type": (values[5], [(n, b"x.y" if n == "ce_type" else v) for n, v in first]),
-           "missing-type": (values[5], [(n, v) for n, v in first if n != "ce_type"]),
-           "repeated-type": (values[5], [*first, ("ce_type", b"pizza.unicorn.sighted")]),
-           "not-json": (values[5][:10], first), "not-object": (b"[1, 2]", first),
-           "unhashable": (values[5], [(n, [1] if n == "ce_type" else v) for n, v in first])}
-    values[5], heads[5] = odd[case]
-    assert decode_columns(values, heads) is None

@@ -16,7 +16,7 @@ LAYERS = [  # lowest first
               "labkit.moments")),
     ("queries", ("labkit.kafka",)),
     ("backends", ("labkit.cluster",)),
-    ("domain", ("labkit.events", "labkit.codec", "labkit.scenarios")),
+    ("domain", ("labkit.events", "labkit.codec", "labkit.batchcodec", "labkit.scenarios")),
     ("toolkit", ("labkit.deadletter", "labkit.producer", "labkit.records", "labkit.reader",
                  "labkit.services", "labkit.inspect", "labkit.segments", "labkit.members",
                  "labkit.streams", "labkit.shares", "labkit.shop",
