@@ -6,7 +6,8 @@
   confluent-kafka loop re-sending the same records materialised beforehand (same config);
 * ``produce_all`` of 1,000,000 events with its progress bar;
 * the replay ceiling: Kafka's ``kafka-consumer-perf-test`` and a tuned plain loop, beside
-  ``labkit.replay`` into a dict, and ``labkit.read`` into a DataFrame.
+  ``labkit.replay`` into a dict (and the same replay written by hand: what labkit adds), and
+  ``labkit.read`` into a DataFrame.
 
     PYTHONPATH=. python bench/speed_bench.py [gen|produce|replay|all]
 """
@@ -22,6 +23,7 @@ import time
 import uuid
 from typing import Any
 
+import orjson
 from toolkit_bench import PRODUCER, plain_produce
 
 import labkit
@@ -110,12 +112,14 @@ def producing(cluster: Any, n: int = 200_000, rounds: int = 3) -> dict[str, floa
 
 
 def _plain_consume(cluster: Any, topic: str, n: int, *, per_partition: bool = False,
-                   batch: int = 10_000) -> float:
+                   batch: int = 10_000, fold: bool = False) -> float:
     """A tuned plain loop: consume() in batches, the value and headers touched (as a decoder
     would), no cyclic GC meanwhile (as labkit.read and replay: each message's header tuples
     would make it rescan them). One consumer with every partition assigned, or with
     ``per_partition`` one consumer per partition, all fetching from the start, read one
-    after the other (what labkit's reader does, minus decoding)."""
+    after the other (what labkit's reader does, minus decoding). With ``fold``, the replay a
+    student would write by hand into the same dict as :func:`_fold`: the ``ce_type`` header
+    found, the value parsed with orjson, ``state[key text] = type text``."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     conf = cluster.config(group_id=f"bench-{uuid.uuid4().hex[:8]}", enable_auto_commit=False,
@@ -128,15 +132,22 @@ def _plain_consume(cluster: Any, topic: str, n: int, *, per_partition: bool = Fa
     consumers = [Consumer(conf) for _ in groups]
     for c, ps in zip(consumers, groups, strict=True):
         c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ps])
-    seen = 0
+    seen, state = 0, {}
     for c, ps in zip(consumers, groups, strict=True):
         want = sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in ps)
         got = 0
         while got < want and time.perf_counter() - t0 < 300:
             for m in c.consume(min(batch, want - got), 1.0):
                 if m.error() is None:
-                    m.value()
-                    m.headers()
+                    if fold:
+                        for name, raw in m.headers():  # noqa: B007
+                            if name == "ce_type":
+                                break
+                        orjson.loads(m.value())
+                        state[m.key().decode()] = raw.decode()
+                    else:
+                        m.value()
+                        m.headers()
                     got += 1
         seen += got
     took = time.perf_counter() - t0
@@ -176,10 +187,11 @@ def replaying(cluster: Any, n: int = 1_000_000) -> dict[str, float]:
         java = _perf_test(cluster, topic, n)
         if java:
             _say(f"  kafka-consumer-perf-test (Java)   {n / java:>10,.0f}/s  {java:6.2f} s")
-        plains, replays, reads, singles = [], [], [], []
+        plains, replays, reads, singles, folds = [], [], [], [], []
         for _ in range(2):
             singles.append(_plain_consume(cluster, topic, n))
             plains.append(_plain_consume(cluster, topic, n, per_partition=True))
+            folds.append(_plain_consume(cluster, topic, n, fold=True))
             t0 = time.perf_counter()
             state = replay(topic, _fold, {}, cluster=cluster, timeout=600)
             replays.append(time.perf_counter() - t0)
@@ -192,6 +204,10 @@ def replaying(cluster: Any, n: int = 1_000_000) -> dict[str, float]:
         _say(f"  labkit.replay (dict of last types) {n / took:>9,.0f}/s  {took:6.2f} s  ratio "
              f"{base / took:4.2f} (target >= {TARGETS['replay_ratio']:.2f}); 1M in "
              f"{took * 1e6 / n:.2f} s (target <= {TARGETS['replay_1m_s']:.0f} s)")
+        by_hand = min(folds)
+        _say(f"  the same replay by hand (one consumer, orjson) {n / by_hand:>9,.0f}/s  "
+             f"{by_hand:6.2f} s; labkit.replay's ratio to it {by_hand / took:4.2f} (what labkit "
+             "adds; the target above is to a loop that decodes nothing)")
         m = n // 4
         for _ in range(2):
             t0 = time.perf_counter()
@@ -204,10 +220,12 @@ def replaying(cluster: Any, n: int = 1_000_000) -> dict[str, float]:
              f"{min(reads):6.2f} s  ratio {read_ratio:4.2f} to the plain loop (target >= "
              f"{TARGETS['read_ratio']:.2f})")
         _say("    runs (s): one consumer " + ", ".join(f"{t:.2f}" for t in singles)
-             + "; per partition " + ", ".join(f"{t:.2f}" for t in plains) + "; replay "
+             + "; per partition " + ", ".join(f"{t:.2f}" for t in plains) + "; by hand "
+             + ", ".join(f"{t:.2f}" for t in folds) + "; replay "
              + ", ".join(f"{t:.2f}" for t in replays) + "; read "
              + ", ".join(f"{t:.2f}" for t in reads))
         out.update(replay_ratio=base / took, replay_1m_s=took * 1e6 / n, read_ratio=read_ratio,
+                   replay_by_hand_ratio=by_hand / took,
                    perf_test=n / java if java else 0.0)
     finally:
         delete_topics(cluster, [topic], timeout=60)
