@@ -27,9 +27,10 @@ PINNED = [
      "6beb1fb9a4de0afa223170daeead21d34aa243c635fec44b547db3629d450fe2"),
     ("pizza-orders", {"seed": 2, "limit": 5000},
      "eade9a8162b833679fe89982ee215437ba76635f04b737b81e55f57cce61ca17"),
-    # changed on purpose (issue 10): the accounts alone are simulated without orders
+    # changed on purpose (issue 10): the accounts alone are simulated without orders, and
+    # since 2026-12-04 without profile changes and emails either (was 45370a2d8c68...)
     ("pizza-accounts", {"seed": 2, "limit": 300},
-     "45370a2d8c68d33943952424010362ecd7e979ab2e2378326318bf0fbb2d97e6"),
+     "7c37d064d7e9758e96dffa785f4605a5474c84951df48f1d5d21e29c77aaa310"),
     ("pizza-customers", {"seed": 2, "limit": 300, "customers": 500},
      "6dfedda040f3c2971d6c8fb6177b5b331a81a8bcb4fd8b42d2756b62341f12cd"),
 ]
