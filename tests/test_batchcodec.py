@@ -11,29 +11,14 @@ from labkit.batchcodec import decode_columns, decode_messages
 from labkit.codec import decode_fast
 from labkit.exceptions import DecodeError
 from labkit.scenarios import get_scenario
-
-
-class Message:
-    """What a consumer gives, as far as the decoders look: value, headers, key."""
-
-    def __init__(self, value: Any, headers: Any, key: Any) -> None:
-        self._v, self._h, self._k = value, headers, key
-
-    def value(self) -> Any:
-        return self._v
-
-    def headers(self) -> Any:
-        return self._h
-
-    def key(self) -> Any:
-        return self._k
+from tests.test_codec_hostile import Msg  # what a consumer gives, as the decoders see it
 
 
 def test_decode_messages_gives_what_decode_fast_gives() -> None:
     """Every stream of the shop, poison pills included: the good records as decode_fast's
     events (same type, data, model, key, headers), the bad ones to on_bad, in order."""
     records = [e.record for e in get_scenario("pizza", seed=3, limit=3000, poison_fraction=0.05)]
-    messages = [Message(r.value, list(r.headers), r.key) for r in records]
+    messages = [Msg(r.value, list(r.headers), r.key) for r in records]
     bad: list[tuple[Any, str]] = []
     events = list(decode_messages(messages, lambda m, exc: bad.append((m, str(exc)))))
     expected, rejected = [], []
@@ -52,8 +37,8 @@ def test_decode_messages_gives_what_decode_fast_gives() -> None:
 
 def test_decode_messages_passes_tombstones_through() -> None:
     good = get_scenario("pizza", seed=3, limit=1).records().__next__()
-    events = list(decode_messages([Message(None, list(good.headers), b"ord-1"),
-                                   Message(None, None, b"ord-2")], lambda m, exc: None))
+    events = list(decode_messages([Msg(None, list(good.headers), b"ord-1"),
+                                   Msg(None, None, b"ord-2")], lambda m, exc: None))
     assert [(e.tombstone, e.key, e.type) for e in events] == [
         (True, "ord-1", "pizza.user.registered"), (True, "ord-2", None)]
 

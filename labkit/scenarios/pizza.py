@@ -121,8 +121,9 @@ class PizzaShop(Scenario):
     signups_per_minute, logins_per_minute, updates_per_minute (simulated-clock rates).
     Every other choice of kinds is an exact subsequence of the whole shop (same seed); the
     accounts alone are the shop's account story only: sign-ups and login-credential requests,
-    with no order, profile change or email simulated (20 times faster; the same story told
-    with other draws, and an email address stays the one given at sign-up).
+    with no order, profile change or email simulated (no draw spent on what does not show;
+    the same story told with other draws, and an email address stays the one given at
+    sign-up).
     """
 
     name = "pizza"
@@ -254,8 +255,8 @@ class _World:
     def run(self) -> Iterator[tuple[float, type[Event], Data]]:
         shop, more = self.shop, self.more
         # orders show in the orders, emails (confirmations) and customers (loyalty tiers)
-        # streams; a shop of accounts only is simulated without them, nor profile changes
-        # and emails, 20 times faster (not a subsequence of the whole shop's story)
+        # streams; a shop of accounts only simulates none of them, nor profile changes and
+        # emails (its story is not a subsequence of the whole shop's)
         self.at(0.0, self.sign_up)
         if more:
             self.every(shop.orders_per_minute, self.check_out)
