@@ -120,10 +120,8 @@ class PizzaShop(Scenario):
     Extra settings: kinds (subset of accounts, customers, orders, emails), orders_per_minute,
     signups_per_minute, logins_per_minute, updates_per_minute (simulated-clock rates).
     Every other choice of kinds is an exact subsequence of the whole shop (same seed); the
-    accounts alone are the shop's account story only: sign-ups and login-credential requests,
-    with no order, profile change or email simulated (no draw spent on what does not show;
-    the same story told with other draws, and an email address stays the one given at
-    sign-up).
+    accounts alone are the account story only: no order, profile change or email simulated
+    (other draws; an email address stays the one given at sign-up).
     """
 
     name = "pizza"
@@ -220,8 +218,7 @@ class _World:
         self.customers: list[_Customer] = []
         self.active: list[_Customer] = []
         self.orders = 0
-        # the accounts alone: no order, profile change or email is simulated (none shows)
-        self.more = set(shop.kinds) != {"accounts"}
+        self.more = set(shop.kinds) != {"accounts"}  # more than the account story
         self.later, self.at = self._schedulers()
 
     def _schedulers(self) -> tuple[Callable[..., None], Callable[..., None]]:
@@ -255,8 +252,7 @@ class _World:
     def run(self) -> Iterator[tuple[float, type[Event], Data]]:
         shop, more = self.shop, self.more
         # orders show in the orders, emails (confirmations) and customers (loyalty tiers)
-        # streams; a shop of accounts only simulates none of them, nor profile changes and
-        # emails (its story is not a subsequence of the whole shop's)
+        # streams; the accounts alone simulate none of them, nor profile changes and emails
         self.at(0.0, self.sign_up)
         if more:
             self.every(shop.orders_per_minute, self.check_out)
