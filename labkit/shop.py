@@ -38,7 +38,7 @@ from labkit.exceptions import ServiceError
 from labkit.kafka.clients import QUIET
 from labkit.kafka.topics import metadata
 from labkit.moments import announce
-from labkit.scenarios.pizza import CITIES, PRICES, STREETS
+from labkit.scenarios.menu import CITIES, PRICES, STREETS
 from labkit.validate import positive
 from labkit.waiting import Deadline
 

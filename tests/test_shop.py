@@ -14,7 +14,7 @@ import labkit
 from labkit.exceptions import UsageError
 from labkit.kafka.topics import topic_configs
 from labkit.lab import opscheck
-from labkit.scenarios.pizza import PRICES
+from labkit.scenarios.menu import PRICES
 from labkit.shop import SCHEMA, SERVED, Shop, Topics, price
 
 
@@ -30,7 +30,7 @@ def test_price_reads_a_sales_key_with_spaces_in_the_pizza_name() -> None:
 
 
 def test_some_cities_are_outside_the_delivery_area() -> None:
-    from labkit.scenarios.pizza import CITIES
+    from labkit.scenarios.menu import CITIES
 
     assert 0 < len(SERVED) < len(CITIES)
 

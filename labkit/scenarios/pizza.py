@@ -15,15 +15,14 @@ The clock is compressed so an order is delivered within a few simulated minutes.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import itertools
 import math
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from labkit.events import (
     KINDS,
@@ -39,55 +38,33 @@ from labkit.events import (
     OrderPlaced,
     OutForDelivery,
     PaymentAuthorized,
-    PaymentMethod,
     PizzaBaked,
-    Size,
     UserRegistered,
 )
 from labkit.exceptions import SettingsError
 from labkit.scenarios.base import Scenario, _check_float, register_scenario
 from labkit.scenarios.fast import time_text
-
-MENU = {
-    "margherita": 9.0,
-    "marinara": 8.0,
-    "funghi": 10.5,
-    "diavola": 11.5,
-    "hawaii": 11.0,
-    "vegetariana": 11.0,
-    "capricciosa": 12.5,
-    "quattro formaggi": 12.0,
-}
-SIZES: dict[Size, float] = {"small": 0.8, "medium": 1.0, "large": 1.3}
-# fmt: off
-FIRST = ["Ada", "Alan", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances",
-         "Edsger", "Radia", "Tim", "Katherine", "Guido", "Anita", "John", "Sophie", "Niklaus"]
-LAST = ["Lovelace", "Turing", "Hopper", "Torvalds", "Liskov", "Thompson", "Hamilton",
-        "Ritchie", "Allen", "Dijkstra", "Perlman", "Berners", "Johnson", "Rossum", "Borg",
-        "Backus", "Wilson", "Wirth"]
-STREETS = ["Kafka Lane", "Broker Street", "Offset Road", "Partition Way", "Topic Avenue",
-           "Replica Close", "Commit Row", "Producer Place", "Consumer Court", "Log Hill"]
-# fmt: on
-CITIES = [("Springfield", "SP"), ("Riverton", "RV"), ("Lakeside", "LK"), ("Hillview", "HV")]
-COURIERS = ["Mia", "Noah", "Zoe", "Omar", "Lena", "Ravi"]
-METHODS: tuple[list[PaymentMethod], list[int]] = (["card", "paypal", "voucher"], [6, 9, 10])
-PIZZAS_PER_ORDER = ([1, 2, 3, 4], [4, 7, 9, 10])
-"""(population, cumulative weights) for ``rng.choices(population, weights=...)``."""
-TIERS: list[tuple[int, LoyaltyTier]] = [(10, "gold"), (5, "silver"), (2, "bronze"), (0, "none")]
-"""Delivered orders needed for each loyalty tier."""
-TIER_AFTER: list[LoyaltyTier] = [next(name for needed, name in TIERS if n >= needed)
-                                 for n in range(TIERS[0][0] + 1)]
-"""The tier after n delivered orders (the last for n and more)."""
-
-
-MENU_NAMES, SIZE_NAMES = list(MENU), list(SIZES)
-PRICES = {(n, z): round(MENU[n] * SIZES[z] * 2) / 2 for n in MENU for z in SIZES}
-_MENU_N, _SIZE_N = len(MENU_NAMES), len(SIZE_NAMES)
-_MENU_BITS, _SIZE_BITS = _MENU_N.bit_length(), _SIZE_N.bit_length()  # as random's choice
+from labkit.scenarios.menu import (
+    CITIES,
+    COURIERS,
+    FIRST,
+    LAST,
+    MENU_BITS,
+    MENU_N,
+    MENU_NAMES,
+    METHODS,
+    PIZZAS_PER_ORDER,
+    PRICES,
+    SIZE_BITS,
+    SIZE_N,
+    SIZE_NAMES,
+    STREETS,
+    TIER_AFTER,
+    draws,
+)
 
 _push = heapq.heappush
 Data = dict[str, Any]
-T = TypeVar("T")
 Out = tuple[type[Event], Data] | None
 """What an action of the world returns: an event as (model, its JSON as a dict), or None."""
 
@@ -119,9 +96,12 @@ class PizzaShop(Scenario):
 
     Extra settings: kinds (subset of accounts, customers, orders, emails), orders_per_minute,
     signups_per_minute, logins_per_minute, updates_per_minute (simulated-clock rates).
-    Every other choice of kinds is an exact subsequence of the whole shop (same seed); the
-    accounts alone are the account story only: no order, profile change or email simulated
-    (other draws; an email address stays the one given at sign-up).
+    Every other choice of kinds is an exact subsequence of the whole shop (same seed). Two
+    are their own story, told with other draws, with no draw spent on what does not show:
+    the accounts alone (no order, profile change or email simulated; an email address stays
+    the one given at sign-up), and the customers alone (no login, email or rush; an order
+    is only its delivery, 70-330 s after it, which counts for the loyalty tier; orders stop
+    once every customer is gold).
     """
 
     name = "pizza"
@@ -161,48 +141,6 @@ class PizzaShop(Scenario):
         return _World(self).run()
 
 
-def round_ms(now: float) -> float:
-    """``round(now, 3)`` (correctly rounded, via decimal text: slow), done with floats where
-    that gives the same float: ``now * 1000`` is within 1e-4 of the exact product below 1e8 s,
-    so away from a half it rounds to the same whole number r, and ``r / 1000`` is the float
-    nearest to that decimal, as ``round`` returns."""
-    scaled = now * 1000.0
-    whole = round(scaled)
-    if 0.0 <= now < 1e8 and -0.4998 < scaled - whole < 0.4998:
-        return whole / 1000
-    return round(now, 3)
-
-
-def _draws(rng: random.Random) -> tuple[Callable[[Sequence[T]], T], Callable[[int, int], int],
-                                         Callable[[tuple[list[T], list[int]]], T]]:
-    """``rng.choice``, ``rng.randint`` and ``rng.choices(...)[0]`` in one Python call each
-    instead of three: the same draws from the same generator, so the same story (CPython's
-    ``random`` algorithms for these; a test pins the bytes they make)."""
-    getrandbits, uniform = rng.getrandbits, rng.random
-
-    def choice(seq: Sequence[T]) -> T:
-        n = len(seq)
-        k = n.bit_length()
-        r = getrandbits(k)
-        while r >= n:
-            r = getrandbits(k)
-        return seq[r]
-
-    def randint(a: int, b: int) -> int:
-        n = b - a + 1
-        k = n.bit_length()
-        r = getrandbits(k)
-        while r >= n:
-            r = getrandbits(k)
-        return a + r
-
-    def weighted(table: tuple[list[T], list[int]]) -> T:
-        population, cum = table
-        return population[bisect.bisect(cum, uniform() * (cum[-1] + 0.0), 0, len(cum) - 1)]
-
-    return choice, randint, weighted
-
-
 class _World:
     """A discrete-event simulation: a heap of (time, sequence, action); one event per action.
     Actions return the event as (model, data dict); the scenario encodes or validates it."""
@@ -211,14 +149,17 @@ class _World:
         self.shop = shop
         self.rng = random.Random(shop.seed)
         self.random = self.rng.random
-        self.choice, self.randint, self.weighted = _draws(self.rng)
+        self.choice, self.randint, self.weighted = draws(self.rng)
         self.heap: list[tuple[float, int, Callable[..., Out], tuple[Any, ...]]] = []
         self.seq = itertools.count().__next__  # ties run in the order scheduled
         self.now = 0.0
         self.customers: list[_Customer] = []
         self.active: list[_Customer] = []
-        self.orders = 0
-        self.more = set(shop.kinds) != {"accounts"}  # more than the account story
+        self.orders = self.gold = 0
+        alone = set(shop.kinds)
+        self.logins = alone != {"customers"}  # what the accounts or the customers alone skip
+        self.profiles = alone != {"accounts"}
+        self.mail = self.logins and self.profiles  # emails and whole orders
         self.later, self.at = self._schedulers()
 
     def _schedulers(self) -> tuple[Callable[..., None], Callable[..., None]]:
@@ -236,30 +177,38 @@ class _World:
 
         return later, at
 
-    def every(self, per_minute: float, action: Callable[[], Out]) -> None:
-        """Run ``action`` as a Poisson process with the given rate."""
+    def every(self, per_minute: float, action: Callable[[], Out],
+              until: Callable[[], bool] | None = None) -> None:
+        """Run ``action`` as a Poisson process with the given rate (until ``until()``)."""
         if per_minute <= 0:
             return
 
         rate, log, uniform, at = per_minute / 60, math.log, self.random, self.at
 
         def tick() -> Out:  # rng.expovariate(rate), inlined: the same draw, the same float
+            if until is not None and until():
+                return None
             at(self.now + -log(1.0 - uniform()) / rate, tick)
             return action()
 
         self.at(self.rng.expovariate(rate), tick)
 
     def run(self) -> Iterator[tuple[float, type[Event], Data]]:
-        shop, more = self.shop, self.more
+        shop = self.shop
         # orders show in the orders, emails (confirmations) and customers (loyalty tiers)
-        # streams; the accounts alone simulate none of them, nor profile changes and emails
+        # streams; the accounts alone simulate none of them, the customers alone only the
+        # deliveries, while a tier can still change
         self.at(0.0, self.sign_up)
-        if more:
+        if self.mail:
             self.every(shop.orders_per_minute, self.check_out)
-        self.every(shop.logins_per_minute, self.forgot_login)
-        if more:
+        elif self.profiles:
+            self.every(shop.orders_per_minute, self.buy,
+                       until=lambda: self.gold == self.shop.customers)
+        if self.logins:
+            self.every(shop.logins_per_minute, self.forgot_login)
+        if self.profiles:
             self.every(shop.updates_per_minute, self.change_profile)
-        if more and shop.burst_every is not None:
+        if self.mail and shop.burst_every is not None:
             self.at(shop.burst_every, self.rush)
         heap, pop = self.heap, heapq.heappop
         while heap:
@@ -294,10 +243,11 @@ class _World:
         self.customers.append(c)
         if n < self.shop.customers:
             self.at(self.now + rng.expovariate(self.shop.signups_per_minute / 60), self.sign_up)
-        if self.more:
+        if self.mail:
             self.later(0.5, 3, self.email, c, "welcome", None)
-        self.later(5, 60, self.credentials, c, "first_login")
-        if self.more:
+        if self.logins:
+            self.later(5, 60, self.credentials, c, "first_login")
+        if self.profiles:
             self.later(20, 90, self.update, c, ["name", "email", "address", "phone"])
         return UserRegistered, {"customer_id": c.id, "email": c.email,
                                 "registered_at": c.registered_at}
@@ -311,7 +261,7 @@ class _World:
         return f"+1-555-01{self.randint(0, 99):02d}"  # rng.randrange(100): the same draw
 
     def credentials(self, c: _Customer, reason: LoginReason) -> Out:
-        if self.more:
+        if self.mail:
             self.later(0.5, 3, self.email, c, "login_credentials", None)
         return LoginCredentialsRequested, {"customer_id": c.id, "email": c.email,
                                            "reason": reason}
@@ -340,7 +290,8 @@ class _World:
         what = self.choice(["address", "address", "phone", "email", "marketing_opt_in"])
         if what == "address":
             c.address = self.address()
-            self.later(0.5, 3, self.email, c, "address_changed", None)
+            if self.mail:
+                self.later(0.5, 3, self.email, c, "address_changed", None)
         elif what == "phone":
             c.phone = self.phone()
         elif what == "email":
@@ -354,6 +305,7 @@ class _World:
         if tier == c.tier:
             return None
         c.tier = tier
+        self.gold += tier == TIER_AFTER[-1]
         return self.update(c, ["loyalty_tier"])
 
     def email(self, c: _Customer, template: EmailTemplate, order_id: str | None) -> Out:
@@ -368,6 +320,17 @@ class _World:
             self.later(0, 10, self.check_out)
         self.at(self.now + self.shop.burst_every, self.rush)
 
+    def buy(self) -> Out:
+        """The customers alone: an order is only its delivery, which counts for the tier."""
+        if not self.active:
+            return None
+        self.later(70, 330, self.delivered, self.choice(self.active))
+        return None
+
+    def delivered(self, c: _Customer) -> Out:
+        c.delivered += 1
+        return self.check_tier(c)
+
     def check_out(self) -> Out:
         if not self.active:
             return None
@@ -376,12 +339,12 @@ class _World:
         items, prices = [], []
         for _ in range(self.weighted(PIZZAS_PER_ORDER)):
             # choice(MENU_NAMES), choice(SIZE_NAMES), inlined: the same draws
-            r = bits(_MENU_BITS)
-            while r >= _MENU_N:
-                r = bits(_MENU_BITS)
-            z = bits(_SIZE_BITS)
-            while z >= _SIZE_N:
-                z = bits(_SIZE_BITS)
+            r = bits(MENU_BITS)
+            while r >= MENU_N:
+                r = bits(MENU_BITS)
+            z = bits(SIZE_BITS)
+            while z >= SIZE_N:
+                z = bits(SIZE_BITS)
             name, size = MENU_NAMES[r], SIZE_NAMES[z]
             price = PRICES[name, size]
             items.append({"name": name, "size": size, "price": price})

@@ -31,8 +31,10 @@ PINNED = [
     # since 2026-12-04 without profile changes and emails either (was 45370a2d8c68...)
     ("pizza-accounts", {"seed": 2, "limit": 300},
      "7c37d064d7e9758e96dffa785f4605a5474c84951df48f1d5d21e29c77aaa310"),
+    # changed on purpose (issue 10, 2026-12-04): the customers alone are simulated without
+    # logins and emails, an order as its delivery only (was 6dfedda040f3...)
     ("pizza-customers", {"seed": 2, "limit": 300, "customers": 500},
-     "6dfedda040f3c2971d6c8fb6177b5b331a81a8bcb4fd8b42d2756b62341f12cd"),
+     "d003251b9d8afe0ffbcba5848759fa84dec0ef3dea29b1fcf66914719c92002d"),
 ]
 
 

@@ -134,7 +134,7 @@ def test_customers_setting_bounds_the_sign_ups() -> None:
     assert buyers and buyers <= {i.decode() for i in ids}
 
 
-@pytest.mark.parametrize("kind", [k for k in KINDS if k != "accounts"])
+@pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("accounts", "customers")])
 def test_kinds_are_exact_subsequences_of_the_whole_shop(kind: str) -> None:
     whole = [e for e in run(seed=4, limit=3000) if e.kind == kind]
     part = run(seed=4, kinds=[kind], limit=len(whole))
@@ -159,6 +159,25 @@ def test_the_accounts_alone_are_the_account_story_only() -> None:
     assert raw(part[:len(whole)]) != raw(whole)  # a shop with orders draws other numbers
     for other in ({"orders_per_minute": 0}, {"burst_every": 60}, {"updates_per_minute": 0}):
         assert raw(run(seed=4, kinds=["accounts"], limit=500, **other)) == raw(part[:500])
+
+
+def test_the_customers_alone_are_the_customer_story_only() -> None:
+    # no login or email is simulated, and an order is only its delivery (for the tiers)
+    part = run(seed=4, kinds=["customers"], limit=3000)
+    by_customer: dict[str, list[dict]] = defaultdict(list)
+    for e in part:
+        assert e.event is not None and e.type == "pizza.customer.updated"
+        by_customer[e.key.decode()].append(e.event.model_dump(mode="json"))
+    assert len(by_customer) == 50
+    for updates in by_customer.values():
+        assert [u["version"] for u in updates] == list(range(1, len(updates) + 1))
+        assert updates[0]["changed"] == ["name", "email", "address", "phone"]
+        tiers = [u["loyalty_tier"] for u in updates if u["changed"] == ["loyalty_tier"]]
+        assert tiers == ["bronze", "silver", "gold"]  # 2, 5 and 10 deliveries: each customer
+    whole = [e for e in run(seed=4, limit=3000) if e.kind == "customers"]
+    assert raw(part[:len(whole)]) != raw(whole)  # a shop with logins draws other numbers
+    for other in ({"logins_per_minute": 0}, {"burst_every": 60}):
+        assert raw(run(seed=4, kinds=["customers"], limit=500, **other)) == raw(part[:500])
 
 
 def test_named_variants() -> None:
@@ -263,7 +282,7 @@ def test_importing_scenarios_stays_light() -> None:
 def test_round_ms_is_round_to_3_places() -> None:
     import random
 
-    from labkit.scenarios.pizza import round_ms
+    from labkit.scenarios.menu import round_ms
 
     rng = random.Random(5)
     samples = [rng.uniform(0, 10.0 ** rng.randint(0, 9)) for _ in range(200_000)]
