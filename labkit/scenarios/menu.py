@@ -1,5 +1,6 @@
-"""The pizza shop's fixed data (menu, prices, names, streets, loyalty tiers) and its draws:
-``random``'s choice, randint and weighted choice in one Python call each."""
+"""The pizza shop's fixed data (menu, prices, names, streets, loyalty tiers), its draws
+(``random``'s choice, randint and weighted choice in one Python call each) and
+``round_ms``."""
 
 from __future__ import annotations
 

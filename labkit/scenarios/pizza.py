@@ -305,7 +305,8 @@ class _World:
         if tier == c.tier:
             return None
         c.tier = tier
-        self.gold += tier == TIER_AFTER[-1]
+        if tier == TIER_AFTER[-1]:  # the top tier: no order can change it any more
+            self.gold += 1
         return self.update(c, ["loyalty_tier"])
 
     def email(self, c: _Customer, template: EmailTemplate, order_id: str | None) -> Out:
