@@ -19,7 +19,7 @@ from labkit.kafka.clients import TIMEOUT, Connection
 from labkit.kafka.names import qualify
 from labkit.validate import name as check_name
 from labkit.validate import near, positive
-from labkit.waiting import poll_until
+from labkit.waiting import Deadline, poll_until
 
 if TYPE_CHECKING:
     from confluent_kafka.admin import ClusterMetadata, TopicMetadata
@@ -31,6 +31,9 @@ __all__ = ["create_topic", "delete_topics", "describe", "ensure_topic", "exists"
 SETTLE = 3.0
 """Seconds a topic labkit created a moment ago may take to reach every broker's metadata;
 any other unknown name is reported at once."""
+
+RETRY_BACKOFF = 0.1
+"""Seconds between asking again for metadata whose connection dropped."""
 
 _CREATED: dict[str, float] = {}  # topic -> when labkit created it (monotonic)
 _CREATED_LOCK = threading.Lock()
@@ -51,11 +54,19 @@ def listing(conn: Connection, *, internal: bool = False,
 
 def metadata(conn: Connection, *, timeout: float = TIMEOUT) -> ClusterMetadata:
     """The cluster's metadata in one request: ``.brokers`` (id -> host, port) and
-    ``.topics`` (every topic, with its partitions' leaders, replicas and ISR)."""
-    try:
-        return conn.admin().list_topics(timeout=timeout)
-    except Exception as exc:  # KafkaException: the cluster did not answer
-        raise errors.to_labkit(exc, "read the cluster's metadata") from None
+    ``.topics`` (every topic, with its partitions' leaders, replicas and ISR).
+
+    A request whose connection dropped (``_TRANSPORT``: the node that was asked is stopping)
+    is asked again, of whichever node answers, until ``timeout``; any other failure, or the
+    timeout, is reported at once."""
+    deadline = Deadline(timeout)
+    while True:
+        try:
+            return conn.admin().list_topics(timeout=deadline.clamp(timeout))
+        except Exception as exc:  # KafkaException: the cluster did not answer
+            if not errors.has(exc, "_TRANSPORT") or deadline.left < RETRY_BACKOFF:
+                raise errors.to_labkit(exc, "read the cluster's metadata") from None
+        time.sleep(RETRY_BACKOFF)  # as librdkafka's retry.backoff.ms, before asking again
 
 
 def _listing(conn: Connection, timeout: float) -> dict[str, Any]:
