@@ -1,7 +1,7 @@
 """Toolkit figures, side by side in one run, on the shared lab cluster (unique topics, deleted
 after): plain confluent-kafka produce loop vs ``labkit.produce`` at full speed (target >= 0.80);
-plain consume loop vs ``labkit.read`` vs ``labkit.replay`` over the same topic (>= 0.50);
-1,000,000 small events replayed into a dict (<= 5 s).
+plain consume loop vs ``labkit.read`` (>= 0.50) and ``labkit.replay`` (>= 0.90) over the
+same topic; 1,000,000 small events replayed into a dict (<= 5 s).
 
     PYTHONPATH=. python bench/toolkit_bench.py [RECORDS_PER_PRODUCE_RUN]
 
@@ -27,7 +27,7 @@ from labkit.producer import produce
 from labkit.reader import read, replay
 from labkit.scenarios import get_scenario
 
-TARGETS = {"produce_ratio": 0.80, "read_ratio": 0.50, "replay_ratio": 0.50, "replay_1m_s": 5.0,
+TARGETS = {"produce_ratio": 0.80, "read_ratio": 0.50, "replay_ratio": 0.90, "replay_1m_s": 5.0,
            "chart_ratio": 0.90}
 PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 5}
 
