@@ -9,6 +9,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import labkit
@@ -37,20 +39,27 @@ def _load(cluster: labkit.Cluster, n: int = 50_000) -> None:
     p.flush(60)
 
 
-def run(repeats: int = 3) -> dict[str, float]:
+@contextmanager
+def private_home() -> Iterator[None]:
+    """A private LABKIT_HOME (free ports, the shared jars) for clusters a bench starts itself;
+    the lab cluster of the real LABKIT_HOME is never touched, and is used again after."""
     shared = cache_dir(Settings.from_env())
     find_libs(Settings.from_env())  # make sure the jars are there (not timed)
-    results: dict[str, float] = {}
     saved = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="labkit-bench-") as home:
-        env = {"LABKIT_HOME": home, "KAFKA_HOME": str(shared)}
-        os.environ.update(env)
+        os.environ.update({"LABKIT_HOME": home, "KAFKA_HOME": str(shared)})
         os.environ.pop("LABKIT_BASE_PORT", None)
         try:
-            _measure(results, repeats)
-        finally:  # later benches use the lab cluster of the real LABKIT_HOME again
+            yield
+        finally:
             os.environ.clear()
             os.environ.update(saved)
+
+
+def run(repeats: int = 3) -> dict[str, float]:
+    results: dict[str, float] = {}
+    with private_home():
+        _measure(results, repeats)
     for key, target in TARGETS.items():
         verdict = "ok" if results[key] <= target else "OVER TARGET"
         print(f"  {key:<8} {results[key]:8.2f}  target <= {target:<5}  {verdict}")
