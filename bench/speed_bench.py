@@ -185,10 +185,11 @@ def _perf_test(cluster: Any, topic: str, n: int) -> float | None:
     return int(cols[4]) / float(cols[5]) if float(cols[5]) else None
 
 
-def _timed(call: Any) -> float:
+def _timed(call: Any) -> tuple[float, Any]:
+    """(seconds ``call()`` took, what it returned)."""
     t0 = time.perf_counter()
-    call()
-    return time.perf_counter() - t0
+    got = call()
+    return time.perf_counter() - t0, got
 
 
 def replaying(cluster: Any, n: int = 1_000_000) -> dict[str, float]:
@@ -211,10 +212,15 @@ def replaying(cluster: Any, n: int = 1_000_000) -> dict[str, float]:
             runs["one"].append(_plain_consume(cluster, topic, n))
             runs["per partition"].append(_plain_consume(cluster, topic, n, per_partition=True))
             runs["by hand"].append(_plain_consume(cluster, topic, n, fold=True))
-            runs["replay"].append(_timed(lambda: replay(topic, _fold, {}, cluster=cluster,
-                                                        timeout=600)))
+            took, state = _timed(lambda: replay(topic, _fold, {}, cluster=cluster,
+                                                timeout=600))
+            assert len(state) == len({r.key for r in recs}), len(state)  # every key folded
+            runs["replay"].append(took)
         for _ in range(2):
-            runs["read"].append(_timed(lambda: read(topic, cluster=cluster, timeout=600)))
+            took, df = _timed(lambda: read(topic, cluster=cluster, timeout=600))
+            assert len(df) == n, (len(df), n)
+            runs["read"].append(took)
+            del df
         best = {k: min(v) for k, v in runs.items()}
         plain, took, rows = best["plain"], best["replay"], best["read"]
         ceiling = min(best["one"], best["per partition"])  # the faster tuned loop
