@@ -192,7 +192,7 @@ class _Rows:
     def add(self, batch: list[Any], topic: str, dead: DeadLetters | None) -> None:
         c = self.cols
         if self.decode:
-            heads = [m.headers() for m in batch]  # each call makes a new list: once
+            heads = [m.headers() for m in batch]  # converted from C at the first call: once
             # the hot path: columns straight from the batch, no DecodedEvent per record
             cols = None if self.validate else decode_columns([m.value() for m in batch], heads)
             if cols is None:
