@@ -38,6 +38,7 @@ from labkit.scenarios import get_scenario, scenario_names
 
 TARGETS = {"gen_per_s": 200_000, "produce_ratio": 0.80, "replay_1m_s": 5.0,
            "replay_ratio": 0.90, "read_ratio": 0.50, "produce_all_1m_s": 10.0}
+ROUNDS = 3  # of each consume figure, the best kept: noise on a shared machine only adds time
 
 
 def _say(text: str) -> None:
@@ -207,7 +208,7 @@ def replaying(cluster: Any, n: int = 1_000_000) -> dict[str, float]:
         java = _perf_test(cluster, topic, n)
         runs: dict[str, list[float]] = {k: [] for k in (
             "plain", "one", "per partition", "by hand", "replay", "read")}
-        for _ in range(2):
+        for _ in range(ROUNDS):
             runs["plain"].append(plain_consume(cluster, topic, n))
             runs["one"].append(_plain_consume(cluster, topic, n))
             runs["per partition"].append(_plain_consume(cluster, topic, n, per_partition=True))
@@ -216,7 +217,7 @@ def replaying(cluster: Any, n: int = 1_000_000) -> dict[str, float]:
                                                 timeout=600))
             assert len(state) == len({r.key for r in recs}), len(state)  # every key folded
             runs["replay"].append(took)
-        for _ in range(2):
+        for _ in range(ROUNDS):
             took, df = _timed(lambda: read(topic, cluster=cluster, timeout=600))
             assert len(df) == n, (len(df), n)
             runs["read"].append(took)
